@@ -1,0 +1,132 @@
+"""Command line of the suite: ``python -m helpers <command> --help``.
+
+The CLI only parses arguments and prints; the work happens in the modules it
+calls. Exit codes: 0 success, 1 problems found (validate), 2 bad input or a
+refused build (nothing was changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from helpers import config
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _warehouse_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        default=None,
+        help="warehouse file (default: $WAREHOUSE_PATH or data/warehouse.duckdb)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers",
+        description="Churn and cohort analytics suite: build, check and summarize the warehouse.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    generate = commands.add_parser(
+        "generate", help="build the warehouse from the synthetic default dataset",
+        description="Generate the seeded synthetic dataset and build the warehouse atomically.",
+    )
+    generate.add_argument("--customers", type=_positive_int, default=None, help="number of customers (default 5000)")
+    generate.add_argument("--seed", type=int, default=None, help="generator seed (default 42)")
+    generate.add_argument(
+        "--events-per-customer", type=float, default=None, help="mean usage events per customer (default 200)"
+    )
+    generate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _warehouse_argument(generate)
+
+    ingest = commands.add_parser(
+        "ingest", help="build the warehouse from your own CSV/Parquet files",
+        description="Validate your files and build the warehouse from them; on any problem nothing is replaced.",
+    )
+    ingest.add_argument("--customers", type=Path, required=True,
+                        help="customer_id, industry, plan_tier, signup_date [, mrr, churn_date]")
+    ingest.add_argument("--subscriptions", type=Path, required=True,
+                        help="subscription_id, customer_id, plan_tier, start_date, end_date, mrr")
+    ingest.add_argument("--events", type=Path, help="event_id, customer_id, timestamp, event_type, feature_adoption_score")
+    ingest.add_argument("--tickets", type=Path, help="ticket_id, customer_id, created_at, priority, topic, resolved_at")
+    ingest.add_argument("--data-end", type=_date, default=None,
+                        help="last day covered by the data (default: the latest date in the files)")
+    _warehouse_argument(ingest)
+
+    validate = commands.add_parser(
+        "validate", help="run the data tests; exit 0 only when no problem is found",
+        description="Run every declared data test against the warehouse and list the problems.",
+    )
+    _warehouse_argument(validate)
+
+    summary = commands.add_parser("summary", help="print what the warehouse holds",
+                                  description="Print the build metadata and a per-table summary.")
+    _warehouse_argument(summary)
+    return parser
+
+
+def _print_summary(path: Path | None) -> None:
+    from helpers import warehouse
+
+    with warehouse.get_connection(path=path) as con:
+        metadata = warehouse.read_metadata(con)
+        table = warehouse.summary(con)
+    target = path or config.warehouse_path()
+    print(f"warehouse: {target}")
+    print(f"source: {metadata['source']}  seed: {metadata['seed']}  "
+          f"data: {metadata['data_start']} to {metadata['data_end']}")
+    print(f"content hash: {metadata['content_hash']}")
+    print(table.to_string(index=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    from helpers import warehouse
+    from helpers.ingest import IngestError
+
+    try:
+        if args.command == "generate":
+            warehouse.build_synthetic(
+                args.warehouse, args.customers, args.seed, args.events_per_customer, progress=not args.no_progress
+            )
+            _print_summary(args.warehouse)
+        elif args.command == "ingest":
+            from helpers.ingest import ingest
+
+            ingest(args.customers, args.subscriptions, args.events, args.tickets, args.warehouse, args.data_end)
+            _print_summary(args.warehouse)
+        elif args.command == "validate":
+            problems = warehouse.validate(args.warehouse)
+            for problem in problems:
+                print(f"- {problem.describe()}")
+            print(f"{len(problems)} problem(s) found")
+            return 1 if problems else 0
+        elif args.command == "summary":
+            _print_summary(args.warehouse)
+    except (IngestError, warehouse.WarehouseError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,39 @@
+"""Paths of the suite, anchored on the package location.
+
+Notebooks, papermill and nbval start kernels in different working
+directories; anchoring every path on this file makes that irrelevant.
+Environment variables override the defaults (read at call time, so tests and
+schedulers can point one process at another warehouse).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+SQL_DIR = PACKAGE_DIR / "sql"
+DATA_DIR = PROJECT_ROOT / "data"
+RAW_DATA_DIR = DATA_DIR / "raw"
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+
+
+def _from_env(variable: str, default: Path) -> Path:
+    value = os.environ.get(variable)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def warehouse_path() -> Path:
+    """The warehouse file: ``$WAREHOUSE_PATH`` or ``data/warehouse.duckdb``."""
+    return _from_env("WAREHOUSE_PATH", DATA_DIR / "warehouse.duckdb")
+
+
+def models_dir() -> Path:
+    """Folder of model pickles and metadata: ``$MODELS_DIR`` or ``models/``."""
+    return _from_env("MODELS_DIR", PROJECT_ROOT / "models")
+
+
+def reports_dir() -> Path:
+    """Folder of generated reports: ``$REPORTS_DIR`` or ``reports/``."""
+    return _from_env("REPORTS_DIR", PROJECT_ROOT / "reports")
