@@ -1,0 +1,86 @@
+"""Shared fixtures: real DuckDB warehouse files in temporary folders (never mocks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers import warehouse
+from helpers.warehouse import BuildSpec, write_staging
+
+EXTERNAL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "external"
+
+CUSTOMER_COLUMNS = ["customer_id", "industry", "plan_tier", "signup_date", "mrr", "churn_date"]
+SUBSCRIPTION_COLUMNS = ["subscription_id", "customer_id", "plan_tier", "start_date", "end_date", "mrr"]
+EVENT_COLUMNS = ["event_id", "customer_id", "timestamp", "event_type", "feature_adoption_score"]
+TICKET_COLUMNS = ["ticket_id", "customer_id", "created_at", "priority", "topic", "resolved_at"]
+
+
+def customers_from_subscriptions(subscriptions: pd.DataFrame, data_end: dt.date) -> pd.DataFrame:
+    """Customers consistent with their subscriptions (reference loop, independent of the SQL)."""
+    rows = []
+    for customer_id, group in subscriptions.groupby("customer_id", sort=True):
+        active = [
+            row for row in group.itertuples()
+            if row.start_date <= data_end and (pd.isna(row.end_date) or row.end_date > data_end)
+        ]
+        ends = [row.end_date for row in group.itertuples() if not pd.isna(row.end_date)]
+        latest = group.sort_values("start_date").iloc[-1]
+        rows.append({
+            "customer_id": customer_id,
+            "industry": "Other",
+            "plan_tier": latest["plan_tier"],
+            "signup_date": group["start_date"].min(),
+            "mrr": float(sum(row.mrr for row in active)),
+            "churn_date": None if active else max(ends),
+        })
+    return pd.DataFrame(rows, columns=CUSTOMER_COLUMNS)
+
+
+@pytest.fixture
+def make_warehouse(tmp_path: Path) -> Callable[..., Path]:
+    """Factory building a real warehouse file from small DataFrames.
+
+    Call it with ``subscriptions`` (required), optional ``customers`` (derived
+    from the subscriptions when omitted), ``events``, ``tickets`` and
+    ``data_end``; it returns the path of the built warehouse.
+    """
+    counter = iter(range(1_000_000))
+
+    def build(
+        subscriptions: pd.DataFrame,
+        customers: pd.DataFrame | None = None,
+        events: pd.DataFrame | None = None,
+        tickets: pd.DataFrame | None = None,
+        data_end: dt.date = dt.date(2025, 12, 31),
+        name: str | None = None,
+    ) -> Path:
+        path = tmp_path / (name or f"warehouse_{next(counter)}.duckdb")
+        customers_frame = customers if customers is not None else customers_from_subscriptions(subscriptions, data_end)
+
+        def load(con) -> BuildSpec:
+            write_staging(con, "customers", customers_frame[CUSTOMER_COLUMNS])
+            write_staging(con, "subscriptions", subscriptions[SUBSCRIPTION_COLUMNS])
+            if events is not None and len(events):
+                write_staging(con, "usage_events", events[EVENT_COLUMNS])
+            if tickets is not None and len(tickets):
+                write_staging(con, "support_tickets", tickets[TICKET_COLUMNS])
+            return BuildSpec(source="test", data_end=data_end)
+
+        warehouse.build(load, path)
+        return path
+
+    return build
+
+
+def subscription_frame(rows: list[tuple]) -> pd.DataFrame:
+    """Subscriptions from tuples (subscription_id, customer_id, plan_tier, start, end, mrr); dates as ISO text."""
+    frame = pd.DataFrame(rows, columns=SUBSCRIPTION_COLUMNS)
+    frame["start_date"] = pd.to_datetime(frame["start_date"]).dt.date
+    frame["end_date"] = pd.to_datetime(frame["end_date"]).dt.date
+    frame["end_date"] = frame["end_date"].where(frame["end_date"].notna(), None)
+    return frame
