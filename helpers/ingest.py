@@ -202,7 +202,8 @@ def ingest(
                 _stage(con, table, typed)
         if type_problems:
             raise IngestError(
-                f"{len(type_problems)} column(s) hold values of the wrong type; the warehouse was not changed:\n- "
+                f"{len(type_problems)} column(s) hold values of the wrong type; the warehouse was not changed "
+                "(rows are counted from 1 after the header):\n- "
                 + "\n- ".join(problem.describe() for problem in type_problems)
             )
         end = data_end or con.execute(load_sql("data_range", schema="staging")).fetchone()[1]

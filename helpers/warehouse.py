@@ -44,8 +44,9 @@ class WarehouseBuildError(WarehouseError):
         self.problems = problems
         self.source_files = source_files or {}
         lines = [problem.describe(self.source_files) for problem in problems]
+        numbering = " (rows are counted from 1 after the header)" if self.source_files else ""
         super().__init__(
-            f"{len(problems)} data test(s) failed; the warehouse was not changed:\n- "
+            f"{len(problems)} data test(s) failed; the warehouse was not changed{numbering}:\n- "
             + "\n- ".join(lines)
         )
 

@@ -1,0 +1,39 @@
+"""Paths are anchored on the package and overridable by environment variables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_are_anchored_on_the_project(monkeypatch):
+    for variable in ("WAREHOUSE_PATH", "MODELS_DIR", "REPORTS_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    assert config.warehouse_path() == ROOT / "data" / "warehouse.duckdb"
+    assert config.models_dir() == ROOT / "models"
+    assert config.reports_dir() == ROOT / "reports"
+    assert (config.SQL_DIR / "schema.sql").is_file()
+
+
+def test_environment_overrides(monkeypatch, tmp_path):
+    monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "w.duckdb"))
+    monkeypatch.setenv("MODELS_DIR", str(tmp_path / "m"))
+    monkeypatch.setenv("REPORTS_DIR", str(tmp_path / "r"))
+    assert config.warehouse_path() == tmp_path / "w.duckdb"
+    assert config.models_dir() == tmp_path / "m"
+    assert config.reports_dir() == tmp_path / "r"
+
+
+def test_paths_do_not_depend_on_the_working_directory(tmp_path):
+    env = {key: value for key, value in __import__("os").environ.items()
+           if key not in ("WAREHOUSE_PATH", "MODELS_DIR", "REPORTS_DIR")}
+    result = subprocess.run(
+        [sys.executable, "-c", "from helpers import config; print(config.warehouse_path())"],
+        cwd=tmp_path, capture_output=True, text=True, env=env, check=True,
+    )
+    assert Path(result.stdout.strip()) == ROOT / "data" / "warehouse.duckdb"

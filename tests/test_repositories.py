@@ -1,0 +1,214 @@
+"""Repositories against real warehouse files: every seed method, upsert, sampling, windows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from helpers import warehouse
+from helpers.domain import Customer, EventType, PlanTier, UsageEvent
+from helpers.repositories import MAX_SAMPLE_SIZE, DuckDBCustomerRepository, DuckDBUsageRepository
+from sample_data import build_frames, valid_frames
+
+DATA_END = dt.date(2024, 12, 31)
+
+
+def many_customers(n: int) -> dict[str, pd.DataFrame]:
+    """n customers, each with one subscription and a few events, MRR rising with the id."""
+    ids = [f"C{i:04d}" for i in range(n)]
+    signup = [dt.date(2024, 1, 1) + dt.timedelta(days=i % 200) for i in range(n)]
+    churned = [i % 3 == 0 for i in range(n)]
+    churn = [s + dt.timedelta(days=90) if c else None for s, c in zip(signup, churned)]
+    mrr = [float(10 + i) for i in range(n)]
+    frames = {
+        "customers": pd.DataFrame({
+            "customer_id": ids, "industry": "Other", "plan_tier": "starter", "signup_date": signup,
+            "mrr": [0.0 if c else m for c, m in zip(churned, mrr)], "churn_date": churn,
+        }),
+        "subscriptions": pd.DataFrame({
+            "subscription_id": [f"S{i:04d}" for i in range(n)], "customer_id": ids, "plan_tier": "starter",
+            "start_date": signup, "end_date": churn, "mrr": mrr,
+        }),
+    }
+    events = []
+    for i, (customer_id, start) in enumerate(zip(ids, signup)):
+        for k in range(i % 5):
+            events.append((f"E{i:04d}{k}", customer_id, dt.datetime.combine(start, dt.time(12)) + dt.timedelta(days=3 * k),
+                           EventType.values()[k], 0.1 * k))
+    frames["usage_events"] = pd.DataFrame(events, columns=["event_id", "customer_id", "timestamp", "event_type", "feature_adoption_score"])
+    return frames
+
+
+@pytest.fixture
+def small(tmp_path):
+    path = tmp_path / "small.duckdb"
+    build_frames(path, valid_frames())
+    return path
+
+
+@pytest.fixture
+def large(tmp_path):
+    path = tmp_path / "large.duckdb"
+    frames = many_customers(300)
+    build_frames(path, frames)
+    return path, frames
+
+
+def test_get_by_id_returns_an_entity_with_exact_money(small):
+    customer = DuckDBCustomerRepository(small).get_by_id("C1")
+    assert customer == Customer("C1", "FinTech", "starter", dt.date(2024, 1, 10), Decimal("100.00"), None)
+    assert isinstance(customer.mrr.amount, Decimal)
+    assert customer.plan_tier is PlanTier.STARTER
+
+
+def test_get_by_id_returns_none_for_unknown_ids(small):
+    assert DuckDBCustomerRepository(small).get_by_id("nobody") is None
+
+
+def test_get_all_active_is_unchurned_customers_by_mrr_descending(large):
+    path, frames = large
+    expected = frames["customers"][frames["customers"]["churn_date"].isna()]
+    expected = sorted(zip(expected["mrr"], expected["customer_id"]), key=lambda pair: (-pair[0], pair[1]))
+    active = DuckDBCustomerRepository(path).get_all_active()
+    assert [c.customer_id for c in active] == [customer_id for _, customer_id in expected]
+    assert all(c.churn_date is None for c in active)
+
+
+@pytest.mark.parametrize("bad", [0, -1, MAX_SAMPLE_SIZE + 1, 1.5, "3", None, True])
+def test_get_sample_rejects_bad_sizes(small, bad):
+    with pytest.raises(ValueError, match="n must be"):
+        DuckDBCustomerRepository(small).get_sample(bad)
+
+
+def test_get_sample_is_reproducible_and_sized(large):
+    path, frames = large
+    repository = DuckDBCustomerRepository(path)
+    first = repository.get_sample(25)
+    assert len(first) == 25
+    assert len({c.customer_id for c in first}) == 25
+    assert [c.customer_id for c in repository.get_sample(25)] == [c.customer_id for c in first]
+    assert set(c.customer_id for c in first) <= set(frames["customers"]["customer_id"])
+    # Not simply the first rows.
+    assert [c.customer_id for c in first] != sorted(frames["customers"]["customer_id"])[:25]
+    # Larger than the table: every customer once.
+    assert len(repository.get_sample(MAX_SAMPLE_SIZE)) == 300
+
+
+def test_save_inserts_then_updates_in_place(small):
+    repository = DuckDBCustomerRepository(small)
+    with warehouse.get_connection(path=small) as con:
+        hash_before = warehouse.read_metadata(con)["content_hash"]
+    new = Customer("C3", "EdTech", "free", dt.date(2024, 7, 1), Decimal("0"), None)
+    repository.save(new)
+    assert repository.get_by_id("C3") == new
+    changed = Customer("C3", "EdTech", "growth", dt.date(2024, 7, 1), Decimal("450.10"), None)
+    repository.save(changed)
+    assert repository.get_by_id("C3") == changed
+    # C1 is referenced by subscriptions, events and tickets: the upsert still works.
+    repository.save(Customer("C1", "LegalTech", "starter", dt.date(2024, 1, 10), Decimal("100"), None))
+    assert repository.get_by_id("C1").industry.value == "LegalTech"
+    with warehouse.get_connection(path=small) as con:
+        assert con.execute("select count(*) from raw.customers").fetchone()[0] == 3
+        metadata = warehouse.read_metadata(con)
+    assert metadata["content_hash"] != hash_before
+    assert metadata["row_counts"]["customers"] == 3
+
+
+def test_save_refuses_what_is_not_a_customer(small):
+    with pytest.raises(TypeError):
+        DuckDBCustomerRepository(small).save({"customer_id": "C9"})
+
+
+def test_customers_frame(small):
+    repository = DuckDBCustomerRepository(small)
+    assert list(repository.customers_frame()["customer_id"]) == ["C1", "C2"]
+    assert list(repository.customers_frame(active_only=True)["customer_id"]) == ["C1"]
+
+
+def test_get_events_for_customer_newest_first_and_since(large):
+    path, frames = large
+    repository = DuckDBUsageRepository(path)
+    events = repository.get_events_for_customer("C0004")
+    expected = frames["usage_events"][frames["usage_events"]["customer_id"] == "C0004"].sort_values("timestamp", ascending=False)
+    assert [e.event_id for e in events] == list(expected["event_id"])
+    assert all(isinstance(e, UsageEvent) for e in events)
+    since = expected["timestamp"].iloc[1].to_pydatetime()
+    assert [e.event_id for e in repository.get_events_for_customer("C0004", since=since)] == list(expected["event_id"].iloc[:2])
+    assert repository.get_events_for_customer("nobody") == []
+
+
+def reference_count(events: pd.DataFrame, customer_id: str, days: int, as_of: dt.date) -> int:
+    start = dt.datetime.combine(as_of - dt.timedelta(days=days), dt.time())
+    end = dt.datetime.combine(as_of, dt.time())
+    return sum(
+        1 for row in events.itertuples()
+        if row.customer_id == customer_id and start <= row.timestamp.to_pydatetime() < end
+    )
+
+
+def test_event_count_last_n_days_matches_a_reference_loop(large):
+    path, frames = large
+    repository = DuckDBUsageRepository(path)
+    events = frames["usage_events"]
+    for customer_id, days, as_of in [("C0004", 5, dt.date(2024, 1, 8)), ("C0004", 30, dt.date(2024, 1, 14)),
+                                     ("C0009", 7, dt.date(2024, 1, 20)), ("C0001", 1, dt.date(2024, 1, 2))]:
+        assert repository.get_event_count_last_n_days(customer_id, days, as_of) == reference_count(events, customer_id, days, as_of)
+
+
+def test_event_window_bounds_are_half_open(large):
+    path, _ = large
+    repository = DuckDBUsageRepository(path)
+    # C0001 has one event, 2024-01-02 12:00. As of 2024-01-02 it is in the future;
+    # as of 2024-01-03 with 1 day it is inside [2024-01-02, 2024-01-03).
+    assert repository.get_event_count_last_n_days("C0001", 1, dt.date(2024, 1, 2)) == 0
+    assert repository.get_event_count_last_n_days("C0001", 1, dt.date(2024, 1, 3)) == 1
+
+
+def test_as_of_defaults_to_the_data_end_not_the_clock(large):
+    path, frames = large
+    repository = DuckDBUsageRepository(path)
+    with warehouse.get_connection(path=path) as con:
+        end = warehouse.data_end(con)
+    default = repository.get_event_count_last_n_days("C0199", 30)
+    explicit = repository.get_event_count_last_n_days("C0199", 30, end + dt.timedelta(days=1))
+    assert default == explicit == reference_count(frames["usage_events"], "C0199", 30, end + dt.timedelta(days=1))
+
+
+@pytest.mark.parametrize("days", [0, -3, 2.5, "7", None])
+def test_event_count_rejects_bad_windows(small, days):
+    with pytest.raises(ValueError, match="days"):
+        DuckDBUsageRepository(small).get_event_count_last_n_days("C1", days, DATA_END)
+
+
+def test_bulk_counts_equal_the_single_customer_counts(large):
+    path, frames = large
+    as_of = dt.date(2024, 3, 1)
+    with DuckDBUsageRepository(path) as repository:
+        bulk = repository.event_counts_last_n_days(60, as_of).set_index("customer_id")["events"]
+        # Customers who signed up on or after as_of are not in the frame.
+        eligible = frames["customers"][frames["customers"]["signup_date"] < as_of]["customer_id"]
+        assert list(bulk.index) == sorted(eligible)
+        for customer_id in ["C0004", "C0033", "C0059"]:
+            assert bulk[customer_id] == reference_count(frames["usage_events"], customer_id, 60, as_of)
+
+
+def test_context_manager_holds_one_connection(large):
+    path, _ = large
+    with DuckDBUsageRepository(path) as repository:
+        held = repository._held
+        repository.get_event_count_last_n_days("C0004", 30, dt.date(2024, 2, 1))
+        repository.event_counts_last_n_days(30, dt.date(2024, 2, 1))
+        assert repository._held is held
+    assert repository._held is None
+
+
+def test_daily_activity_aggregates_in_sql(large):
+    path, frames = large
+    activity = DuckDBUsageRepository(path).daily_activity()
+    assert activity["events"].sum() == len(frames["usage_events"])
+    expected = frames["usage_events"].assign(day=frames["usage_events"]["timestamp"].dt.date).groupby(["day", "event_type"]).size()
+    got = activity.assign(day=pd.to_datetime(activity["day"]).dt.date).set_index(["day", "event_type"])["events"]
+    assert got.sort_index().tolist() == expected.sort_index().tolist()
