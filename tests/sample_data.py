@@ -57,3 +57,57 @@ def build_frames(path, frames: dict[str, pd.DataFrame]) -> dict:
         return warehouse.BuildSpec(source="test", data_end=DATA_END)
 
     return warehouse.build(load, path)
+
+
+def random_frames(seed: int, n_customers: int = 60, data_end: dt.date = dt.date(2024, 12, 31)) -> dict[str, pd.DataFrame]:
+    """A small random dataset obeying every rule, made by plain loops (independent of helpers.synthetic).
+
+    Customers have one to four paid or free periods with gaps, a few dozen
+    events and a few tickets each; customers.mrr / churn_date follow from the
+    subscriptions via conftest's reference loop.
+    """
+    import random
+
+    from conftest import customers_from_subscriptions
+    from helpers.domain import EventType, Industry, PlanTier, TicketPriority
+
+    rng = random.Random(seed)
+    first_signup = dt.date(2023, 1, 1)
+    subscriptions, events, tickets, industries = [], [], [], {}
+    for number in range(n_customers):
+        customer_id = f"C{number:04d}"
+        industries[customer_id] = rng.choice(Industry.values())
+        signup = first_signup + dt.timedelta(days=rng.randrange(0, 600))
+        start, last_day = signup, signup
+        for period in range(rng.randint(1, 4)):
+            if start > data_end:
+                break
+            ends = rng.random() < 0.7
+            end = start + dt.timedelta(days=rng.randint(20, 400)) if ends else None
+            if end is not None and end > data_end:
+                end = None
+            mrr = 0.0 if rng.random() < 0.1 else float(rng.choice([49, 99, 249, 499, 1200]))
+            subscriptions.append((f"S{number:04d}{period}", customer_id, rng.choice(PlanTier.values()[1:]), start, end, mrr))
+            last_day = end or data_end
+            if end is None:
+                break
+            start = end + dt.timedelta(days=rng.choice([0, 0, 10, 45, 120]))
+        span = max((last_day - signup).days, 1)
+        for k in range(rng.randint(0, 40)):
+            moment = dt.datetime.combine(signup, dt.time()) + dt.timedelta(minutes=rng.randrange(0, span * 1440))
+            events.append((f"E{number:04d}{k:03d}", customer_id, min(moment, dt.datetime.combine(data_end, dt.time(23))),
+                           rng.choice(EventType.values()), round(rng.random(), 3)))
+        for k in range(rng.randint(0, 5)):
+            created = dt.datetime.combine(signup, dt.time()) + dt.timedelta(minutes=rng.randrange(0, span * 1440))
+            created = min(created, dt.datetime.combine(data_end, dt.time(12)))
+            resolved = created + dt.timedelta(hours=rng.randint(1, 400)) if rng.random() < 0.8 else None
+            tickets.append((f"T{number:04d}{k}", customer_id, created, rng.choice(TicketPriority.values()), "bug", resolved))
+    subscription_frame = pd.DataFrame(subscriptions, columns=["subscription_id", "customer_id", "plan_tier", "start_date", "end_date", "mrr"])
+    customers = customers_from_subscriptions(subscription_frame, data_end)
+    customers["industry"] = customers["customer_id"].map(industries)
+    return {
+        "customers": customers,
+        "subscriptions": subscription_frame,
+        "usage_events": pd.DataFrame(events, columns=["event_id", "customer_id", "timestamp", "event_type", "feature_adoption_score"]),
+        "support_tickets": pd.DataFrame(tickets, columns=["ticket_id", "customer_id", "created_at", "priority", "topic", "resolved_at"]),
+    }

@@ -1,0 +1,129 @@
+"""Point-in-time feature snapshots for the churn and risk models.
+
+A snapshot at ``as_of`` has one row per customer paying on the day before
+``as_of``. Its features read only data strictly before ``as_of``; its label
+``churned`` says whether the customer stopped paying in
+``[as_of, as_of + horizon_days)``. The seed system took features at churn
+time and so leaked the answer; here changing anything at or after ``as_of``
+cannot change a feature (tests/test_features.py checks it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import duckdb
+import pandas as pd
+
+from helpers.domain import RETENTION_SIGNAL_EVENTS, EventType, Industry, PlanTier, TicketPriority
+from helpers.queries import load_sql
+
+LABEL = "churned"
+ID_COLUMNS = ("customer_id", "as_of")
+CATEGORICAL_FEATURES: dict[str, list[str]] = {
+    # Encoders take their categories from the vocabularies, never from the data.
+    "plan_tier": PlanTier.values(),
+    "industry": Industry.values(),
+}
+NUMERIC_FEATURES: tuple[str, ...] = (
+    "tenure_days",
+    "mrr_current",
+    "mrr_change_30d",
+    "mrr_change_90d",
+    "subscriptions_so_far",
+    "reactivated_before",
+    "events_7d",
+    "events_30d",
+    "events_prev_30d",
+    "events_90d",
+    "events_trend",
+    "days_since_last_event",
+    "adoption_30d",
+    "adoption_trend",
+    "distinct_event_types_30d",
+    "retention_signal_events_30d",
+    "invites_90d",
+    "feature_limit_hits_30d",
+    "premium_trials_90d",
+    "tickets_30d",
+    "tickets_90d",
+    "urgent_tickets_90d",
+    "open_tickets",
+)
+FEATURES: tuple[str, ...] = tuple(CATEGORICAL_FEATURES) + NUMERIC_FEATURES
+MAX_HORIZON_DAYS = 730
+
+
+def _check_as_of(as_of: object) -> dt.date:
+    if isinstance(as_of, pd.Timestamp):
+        as_of = as_of.date()
+    if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
+        raise ValueError(f"as_of must be a date (YYYY-MM-DD), got {as_of!r}")
+    return as_of
+
+
+def _check_horizon(horizon_days: object) -> int:
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or not 1 <= horizon_days <= MAX_HORIZON_DAYS:
+        raise ValueError(f"horizon_days must be an int between 1 and {MAX_HORIZON_DAYS}, got {horizon_days!r}")
+    return horizon_days
+
+
+def snapshot(con: duckdb.DuckDBPyConnection, as_of: dt.date, horizon_days: int = 90) -> pd.DataFrame:
+    """Features and label of every customer paying on the day before ``as_of``; one query.
+
+    Args:
+        con: a warehouse connection.
+        as_of: the snapshot date; features use data strictly before it.
+        horizon_days: label window length: churned in ``[as_of, as_of + horizon_days)``.
+
+    Returns:
+        One row per customer: ``customer_id``, ``as_of``, FEATURES and ``churned`` (0/1).
+    """
+    parameters = {
+        "as_of": _check_as_of(as_of),
+        "horizon_days": _check_horizon(horizon_days),
+        "retention_signal_events": [event.value for event in RETENTION_SIGNAL_EVENTS],
+        "invite_event": EventType.USER_INVITE.value,
+        "limit_event": EventType.FEATURE_LIMIT_HIT.value,
+        "trial_event": EventType.PREMIUM_FEATURE_TRIAL.value,
+        "urgent_priorities": [TicketPriority.HIGH.value, TicketPriority.CRITICAL.value],
+    }
+    sql = load_sql("feature_snapshot", churn_events=load_sql("churn_events"))
+    frame = con.execute(sql, parameters).df()
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
+    return frame
+
+
+def stacked_snapshots(
+    con: duckdb.DuckDBPyConnection, as_of_dates: Iterable[dt.date], horizon_days: int = 90
+) -> pd.DataFrame:
+    """Snapshots at several dates, one under the other (one query per date, set-based within it)."""
+    frames = [snapshot(con, as_of, horizon_days) for as_of in as_of_dates]
+    if not frames:
+        raise ValueError("as_of_dates is empty: give at least one snapshot date")
+    return pd.concat(frames, ignore_index=True)
+
+
+def churn_events(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every (customer_id, churn_date) at which a customer stopped paying."""
+    return con.execute(load_sql("churn_events")).df()
+
+
+def month_starts(first: dt.date, last: dt.date, step_months: int = 1) -> list[dt.date]:
+    """First days of months from ``first``'s month to ``last`` (inclusive), every ``step_months``."""
+    if first > last:
+        raise ValueError(f"first ({first}) is after last ({last})")
+    current = dt.date(first.year, first.month, 1)
+    if current < first:
+        current = _add_months(current, 1)
+    dates = []
+    while current <= last:
+        dates.append(current)
+        current = _add_months(current, step_months)
+    return dates
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)

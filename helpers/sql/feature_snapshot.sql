@@ -1,0 +1,173 @@
+-- Point-in-time features of every customer paying on the day before
+-- $as_of, and the label: did it churn in [$as_of, $as_of + $horizon_days)?
+--
+-- Features read only rows dated strictly before $as_of. A subscription's
+-- end_date on or after $as_of is the future, so it is read as "ongoing";
+-- customers.mrr / churn_date / plan_tier describe the data end and are
+-- never used. Changing any row at or after $as_of changes no feature.
+-- Event types and priorities are bound from helpers.domain.
+with params as (
+    select
+        cast($as_of as date) as as_of,
+        cast($as_of as timestamp) as as_of_ts,
+        cast($horizon_days as integer) as horizon_days
+),
+
+known_subscriptions as (
+    select
+        s.customer_id,
+        s.plan_tier,
+        s.start_date,
+        s.mrr,
+        case when s.end_date < p.as_of then s.end_date end as known_end_date
+    from raw.subscriptions as s, params as p
+    where s.start_date < p.as_of
+),
+
+subscription_state as (
+    select
+        k.customer_id,
+        sum(case when k.known_end_date is null then k.mrr else 0 end) as mrr_current,
+        sum(case
+                when k.start_date <= p.as_of - 30
+                 and (k.known_end_date is null or k.known_end_date > p.as_of - 30)
+                then k.mrr else 0 end) as mrr_30d_ago,
+        sum(case
+                when k.start_date <= p.as_of - 90
+                 and (k.known_end_date is null or k.known_end_date > p.as_of - 90)
+                then k.mrr else 0 end) as mrr_90d_ago,
+        arg_max(k.plan_tier, k.start_date) as plan_tier,
+        count(*) as subscriptions_so_far,
+        -- A paid period that ended before as_of means the customer came back.
+        max(case when k.known_end_date is not null and k.mrr > 0 then 1 else 0 end) as has_past_paid_end
+    from known_subscriptions as k, params as p
+    group by k.customer_id
+),
+
+population as (
+    select
+        c.customer_id,
+        c.industry,
+        c.signup_date,
+        st.plan_tier,
+        st.mrr_current,
+        st.mrr_30d_ago,
+        st.mrr_90d_ago,
+        st.subscriptions_so_far,
+        st.has_past_paid_end
+    from raw.customers as c
+    inner join subscription_state as st using (customer_id)
+    where st.mrr_current > 0
+),
+
+events as (
+    select
+        e.customer_id,
+        -- Whole days before as_of: 1 = the day before. "Last N days" is
+        -- days_ago <= N, i.e. [as_of - N days, as_of), as in the repositories.
+        p.as_of - cast(e."timestamp" as date) as days_ago,
+        e."timestamp",
+        e.event_type,
+        e.feature_adoption_score
+    from raw.usage_events as e, params as p
+    where e."timestamp" < p.as_of_ts
+),
+
+event_features as (
+    select
+        customer_id,
+        count(*) filter (where days_ago <= 7) as events_7d,
+        count(*) filter (where days_ago <= 30) as events_30d,
+        count(*) filter (where days_ago > 30 and days_ago <= 60) as events_prev_30d,
+        count(*) filter (where days_ago <= 90) as events_90d,
+        max("timestamp") as last_event_at,
+        avg(feature_adoption_score) filter (where days_ago <= 30) as adoption_30d,
+        avg(feature_adoption_score) filter (where days_ago > 30 and days_ago <= 90) as adoption_prev_60d,
+        count(distinct event_type) filter (where days_ago <= 30) as distinct_event_types_30d,
+        count(*) filter (
+            where days_ago <= 30 and list_contains($retention_signal_events, event_type)
+        ) as retention_signal_events_30d,
+        count(*) filter (where days_ago <= 90 and event_type = $invite_event) as invites_90d,
+        count(*) filter (where days_ago <= 30 and event_type = $limit_event) as feature_limit_hits_30d,
+        count(*) filter (where days_ago <= 90 and event_type = $trial_event) as premium_trials_90d
+    from events
+    group by customer_id
+),
+
+tickets as (
+    select
+        t.customer_id,
+        p.as_of - cast(t.created_at as date) as days_ago,
+        t.priority,
+        -- A resolution on or after as_of is the future: the ticket is open.
+        t.resolved_at is null or t.resolved_at >= p.as_of_ts as open_at_as_of
+    from raw.support_tickets as t, params as p
+    where t.created_at < p.as_of_ts
+),
+
+ticket_features as (
+    select
+        customer_id,
+        count(*) filter (where days_ago <= 30) as tickets_30d,
+        count(*) filter (where days_ago <= 90) as tickets_90d,
+        count(*) filter (where days_ago <= 90 and list_contains($urgent_priorities, priority)) as urgent_tickets_90d,
+        count(*) filter (where open_at_as_of) as open_tickets
+    from tickets
+    group by customer_id
+),
+
+churn_events as (
+    {churn_events}
+),
+
+labels as (
+    select distinct
+        ce.customer_id,
+        1 as churned
+    from churn_events as ce, params as p
+    where ce.churn_date >= p.as_of
+      and ce.churn_date < p.as_of + p.horizon_days
+),
+
+final as (
+    select
+        pop.customer_id,
+        p.as_of,
+        pop.plan_tier,
+        pop.industry,
+        p.as_of - pop.signup_date as tenure_days,
+        cast(pop.mrr_current as double) as mrr_current,
+        cast(pop.mrr_current - pop.mrr_30d_ago as double) as mrr_change_30d,
+        cast(pop.mrr_current - pop.mrr_90d_ago as double) as mrr_change_90d,
+        pop.subscriptions_so_far,
+        pop.has_past_paid_end as reactivated_before,
+        coalesce(ef.events_7d, 0) as events_7d,
+        coalesce(ef.events_30d, 0) as events_30d,
+        coalesce(ef.events_prev_30d, 0) as events_prev_30d,
+        coalesce(ef.events_90d, 0) as events_90d,
+        (coalesce(ef.events_30d, 0) + 1.0) / (coalesce(ef.events_prev_30d, 0) + 1.0) as events_trend,
+        coalesce(
+            p.as_of - cast(ef.last_event_at as date),
+            p.as_of - pop.signup_date
+        ) as days_since_last_event,
+        coalesce(ef.adoption_30d, 0.0) as adoption_30d,
+        coalesce(ef.adoption_30d, 0.0) - coalesce(ef.adoption_prev_60d, ef.adoption_30d, 0.0) as adoption_trend,
+        coalesce(ef.distinct_event_types_30d, 0) as distinct_event_types_30d,
+        coalesce(ef.retention_signal_events_30d, 0) as retention_signal_events_30d,
+        coalesce(ef.invites_90d, 0) as invites_90d,
+        coalesce(ef.feature_limit_hits_30d, 0) as feature_limit_hits_30d,
+        coalesce(ef.premium_trials_90d, 0) as premium_trials_90d,
+        coalesce(tf.tickets_30d, 0) as tickets_30d,
+        coalesce(tf.tickets_90d, 0) as tickets_90d,
+        coalesce(tf.urgent_tickets_90d, 0) as urgent_tickets_90d,
+        coalesce(tf.open_tickets, 0) as open_tickets,
+        coalesce(labels.churned, 0) as churned
+    from population as pop
+    cross join params as p
+    left join event_features as ef using (customer_id)
+    left join ticket_features as tf using (customer_id)
+    left join labels using (customer_id)
+)
+
+select * from final
+order by customer_id
