@@ -1,0 +1,513 @@
+"""Model registry: pickles with verified SHA-256 hashes and JSON metadata.
+
+A model ``<name>`` lives in two files of the models folder
+(``config.models_dir()``, i.e. ``$MODELS_DIR`` or ``models/``):
+
+- ``<name>.pkl``: the pickled model (highest protocol);
+- ``<name>_metadata.json``: the caller's metadata (version, trained_at, as-of
+  range, horizon, params, features, metrics, data fingerprint) plus fields the
+  registry fills itself: ``name``, ``sha256`` and ``pickle_bytes`` of the
+  pickle, ``library_versions`` and, when the caller gave none, ``version``.
+
+Unpickling runs arbitrary code, so ``load_model`` reads the pickle's bytes and
+checks their SHA-256 against the metadata *before* unpickling anything (the
+seed system did not: defect 5). Names are plain identifiers, so a name can
+never reach outside the models folder.
+
+Write order. ``save_model`` pickles and serialises everything in memory first
+(so an unpicklable model or unserialisable metadata fails before any file is
+touched), then writes the pickle, then the metadata, each one atomically (temp
+file in the same folder, fsync, ``os.replace``, fsync of the folder). Readers
+therefore only ever see whole files, and a crash between the two writes leaves
+a new pickle beside the old metadata, which describes a *different* hash:
+``load_model`` refuses it with ``ModelIntegrityError`` instead of loading a
+model under the wrong description; saving again repairs it. The opposite
+order would publish metadata describing a pickle that is not there yet.
+Another process's load can land between the two writes of a save; it sees
+the same mismatch, so a load re-reads for up to ``_SAVE_GRACE_SECONDS`` while
+a save looks in progress (a file changed under it, or the pickle is only just
+newer than its metadata) before it raises. Within one process, saves and
+loads are serialised by a lock and never interleave.
+Interrupted writes may leave hidden ``.<file>.*.tmp`` files, safe to delete.
+
+Cache. ``load_model`` returns the same object for repeated calls while the
+files are unchanged. An entry is valid while the metadata file's bytes are
+identical and the pickle's (inode, size, mtime_ns) are unchanged. Every save
+rewrites the metadata with the new pickle's hash, so a new model is never
+missed even when file timestamps are coarse, and reading a small JSON file
+per call is far cheaper than re-hashing the pickle. Staleness can never
+unpickle unverified bytes: a cached object was verified when it was loaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import hashlib
+import hmac
+import importlib.metadata
+import json
+import os
+import pickle
+import platform
+import re
+import tempfile
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path, PurePath
+from typing import Any
+
+import numpy as np
+
+from helpers import config
+
+__all__ = [
+    "MODEL_NAMES",
+    "ModelIntegrityError",
+    "ModelVersionWarning",
+    "clear_cache",
+    "get_model_metadata",
+    "load_model",
+    "save_model",
+]
+
+MODEL_NAMES: tuple[str, ...] = ("churn_model", "risk_model")
+
+# Anchored with fullmatch: ``$`` alone would accept a trailing newline.
+_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
+
+# Distributions whose versions are recorded beside the pickle (Python itself
+# is recorded as "python"). Missing ones are simply omitted.
+_TRACKED_DISTRIBUTIONS: tuple[str, ...] = ("numpy", "pandas", "scikit-learn", "duckdb")
+
+# Fields the registry owns: they overwrite whatever the caller passed, so a
+# metadata dict loaded from an older model and re-saved cannot carry a stale hash.
+_REGISTRY_FIELDS: tuple[str, ...] = ("name", "sha256", "pickle_bytes", "library_versions")
+
+# Another process's save can be caught between its pickle and its metadata
+# write, which looks like a hash mismatch. While that is plausible (a file
+# changed under the reader, or the pickle is only just newer than its
+# metadata), the load re-reads both files for up to this long before it
+# raises. Nothing is unpickled while waiting.
+_SAVE_GRACE_SECONDS = 1.0
+_RETRY_PAUSE_SECONDS = 0.01
+
+_UNKNOWN_METADATA = {"version": "unknown"}
+
+
+class ModelIntegrityError(Exception):
+    """A model's files are inconsistent: hash mismatch, missing hash, corrupt metadata."""
+
+
+class ModelVersionWarning(UserWarning):
+    """A model was saved with other library versions than the running ones."""
+
+
+@dataclass(frozen=True)
+class _CacheEntry:
+    metadata_bytes: bytes
+    pickle_signature: tuple[int, int, int]
+    model: object
+
+
+# One re-entrant lock serialises cache access, loads and saves within the
+# process: two threads asking for the same model get the same object, and a
+# save never interleaves its two writes with another thread's save.
+_lock = threading.RLock()
+_cache: dict[Path, _CacheEntry] = {}
+
+
+def save_model(name: str, model: object, metadata: dict, models_dir: Path | None = None) -> dict:
+    """Pickle ``model`` and write it with its metadata, atomically.
+
+    Args:
+        name: model name, a plain identifier (e.g. ``"churn_model"``).
+        model: any picklable object.
+        metadata: the caller's fields (version, trained_at, as-of range,
+            horizon, params, features, metrics, data fingerprint). Dates,
+            Decimals (written as strings, losslessly), numpy scalars/arrays,
+            sets and paths are serialised. If it has no ``version``, one is
+            derived: ``<trained_at as YYYYMMDDTHHMMSS>-<sha256[:12]>``, using
+            the save time in UTC when ``trained_at`` is absent or unparsable.
+        models_dir: folder of the model files; ``config.models_dir()`` if None.
+
+    Returns:
+        The metadata as written, read back from its JSON (equal to what
+        ``get_model_metadata(name)`` returns afterwards).
+    """
+    pickle_path, metadata_path = _model_paths(name, models_dir)
+    if not isinstance(metadata, dict):
+        raise TypeError(f"metadata for model {name!r} must be a dict, got {type(metadata).__name__}")
+
+    # Everything that can fail on the caller's objects happens before any file
+    # is touched, so a failure leaves the previous model byte-identical.
+    pickle_bytes = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    sha256 = hashlib.sha256(pickle_bytes).hexdigest()
+    written = {key: value for key, value in metadata.items() if key not in _REGISTRY_FIELDS}
+    if written.get("version") in (None, ""):
+        written["version"] = _derive_version(metadata.get("trained_at"), sha256)
+    written.update(
+        name=name,
+        sha256=sha256,
+        pickle_bytes=len(pickle_bytes),
+        library_versions=_running_library_versions(),
+    )
+    try:
+        metadata_text = json.dumps(written, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"metadata for model {name!r} cannot be written as JSON: {error}") from error
+
+    with _lock:
+        pickle_path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(pickle_path, pickle_bytes)  # pickle first: see the module docstring
+        _write_atomically(metadata_path, metadata_text.encode("utf-8"))
+        _cache.pop(pickle_path, None)
+    return json.loads(metadata_text)
+
+
+def load_model(name: str, models_dir: Path | None = None) -> object:
+    """Load a model after verifying its pickle against the recorded SHA-256.
+
+    Cached: later calls return the same object until either file changes.
+    Warns with ``ModelVersionWarning`` when the recorded library versions
+    differ from the running ones, then loads anyway.
+
+    Args:
+        name: model name, a plain identifier (e.g. ``"churn_model"``).
+        models_dir: folder of the model files; ``config.models_dir()`` if None.
+
+    Returns:
+        The unpickled model.
+
+    Raises:
+        ValueError: ``name`` is not a plain identifier.
+        FileNotFoundError: the pickle or its metadata is missing (run ``dvc pull``).
+        ModelIntegrityError: hash mismatch, no hash recorded, corrupt metadata.
+    """
+    pickle_path, metadata_path = _model_paths(name, models_dir)
+    with _lock:
+        # Pickle first: when nothing was pulled yet, the error names the model file.
+        pickle_signature = _signature(_stat_required(pickle_path, name))
+        metadata_bytes = _read_required(metadata_path, name)[0]
+        cached = _cache.get(pickle_path)
+        if (
+            cached is not None
+            and cached.metadata_bytes == metadata_bytes
+            and cached.pickle_signature == pickle_signature
+        ):
+            return cached.model
+
+        pickle_bytes, pickle_signature, metadata_bytes, metadata = _read_verified(
+            name, pickle_path, metadata_path
+        )
+        _warn_on_version_mismatch(name, pickle_path, metadata)
+        try:
+            model = pickle.loads(pickle_bytes)
+        except Exception as error:
+            error.add_note(
+                f"while unpickling model {name!r} from {pickle_path} (hash verified); "
+                "if the libraries changed since it was saved, retrain it with `dvc repro`"
+            )
+            raise
+        _cache[pickle_path] = _CacheEntry(metadata_bytes, pickle_signature, model)
+        return model
+
+
+def get_model_metadata(name: str, models_dir: Path | None = None) -> dict:
+    """Read a model's metadata.
+
+    Args:
+        name: model name, a plain identifier (e.g. ``"churn_model"``).
+        models_dir: folder of the model files; ``config.models_dir()`` if None.
+
+    Returns:
+        The metadata dict (a fresh copy), or ``{"version": "unknown"}`` when
+        the metadata file does not exist.
+
+    Raises:
+        ValueError: ``name`` is not a plain identifier.
+        ModelIntegrityError: the file is not a JSON object.
+    """
+    _, metadata_path = _model_paths(name, models_dir)
+    try:
+        metadata_bytes = metadata_path.read_bytes()
+    except FileNotFoundError:
+        return dict(_UNKNOWN_METADATA)
+    return _parse_metadata(metadata_bytes, metadata_path)
+
+
+def clear_cache() -> None:
+    """Forget every cached model (the next ``load_model`` reads the files again)."""
+    with _lock:
+        _cache.clear()
+
+
+# --- paths and names ---------------------------------------------------------
+
+
+def _validate_name(name: object) -> str:
+    """Return ``name`` if it is a plain identifier; raise ValueError otherwise."""
+    if not isinstance(name, str) or _NAME_PATTERN.fullmatch(name) is None:
+        raise ValueError(
+            "name must be a plain identifier (ASCII letters, digits and '_', not starting "
+            f"with a digit; no path separators, dots or spaces), e.g. one of {MODEL_NAMES}; "
+            f"got {name!r}"
+        )
+    return name
+
+
+def _model_paths(name: object, models_dir: str | os.PathLike | None) -> tuple[Path, Path]:
+    """The pickle and metadata paths of a validated model name."""
+    _validate_name(name)
+    folder = config.models_dir() if models_dir is None else Path(models_dir).expanduser()
+    # Resolved so that two spellings of one folder share one cache entry.
+    folder = folder.resolve()
+    return folder / f"{name}.pkl", folder / f"{name}_metadata.json"
+
+
+# --- reading -----------------------------------------------------------------
+
+
+def _missing_file_error(name: str, path: Path) -> FileNotFoundError:
+    # The (errno, message, filename) form keeps .errno and .filename standard;
+    # str() reads "[Errno 2] Model 'x' is not available (...); missing file: '<path>'".
+    return FileNotFoundError(
+        errno.ENOENT,
+        f"Model {name!r} is not available (run `dvc pull` to fetch the trained models, "
+        "`dvc repro` to retrain them, or point $MODELS_DIR at the folder that holds them); "
+        "missing file",
+        str(path),
+    )
+
+
+def _signature(stat: os.stat_result) -> tuple[int, int, int]:
+    # os.replace gives every saved file a new inode, so a save is visible here
+    # even when two saves fall within one tick of a coarse file-system clock.
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _stat_required(path: Path, name: str) -> os.stat_result:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        raise _missing_file_error(name, path) from None
+
+
+def _read_required(path: Path, name: str) -> tuple[bytes, tuple[int, int, int]]:
+    """The bytes of ``path`` and the signature of the very file they came from."""
+    try:
+        with open(path, "rb") as handle:
+            # fstat on the open handle: the signature belongs to the bytes read,
+            # even if the file is replaced meanwhile.
+            signature = _signature(os.fstat(handle.fileno()))
+            return handle.read(), signature
+    except FileNotFoundError:
+        raise _missing_file_error(name, path) from None
+
+
+def _parse_metadata(metadata_bytes: bytes, metadata_path: Path) -> dict:
+    try:
+        metadata = json.loads(metadata_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelIntegrityError(
+            f"model metadata {metadata_path} is not valid JSON ({error}); "
+            "restore it with `dvc pull` or retrain with `dvc repro`"
+        ) from error
+    if not isinstance(metadata, dict):
+        raise ModelIntegrityError(
+            f"model metadata {metadata_path} holds a JSON {type(metadata).__name__}, not an object; "
+            "restore it with `dvc pull` or retrain with `dvc repro`"
+        )
+    return metadata
+
+
+def _recorded_sha256(name: str, metadata: dict, metadata_path: Path) -> str:
+    recorded = metadata.get("sha256")
+    if not isinstance(recorded, str) or _SHA256_PATTERN.fullmatch(recorded.lower()) is None:
+        raise ModelIntegrityError(
+            f"model metadata {metadata_path} has no valid 'sha256' (got {recorded!r}), so the "
+            f"pickle of model {name!r} cannot be verified and is not loaded; save the model "
+            "again with save_model or retrain with `dvc repro`"
+        )
+    recorded_name = metadata.get("name", name)
+    if recorded_name != name:
+        raise ModelIntegrityError(
+            f"model metadata {metadata_path} describes model {recorded_name!r}, not {name!r}; "
+            "restore the right file with `dvc pull` or retrain with `dvc repro`"
+        )
+    return recorded.lower()
+
+
+def _save_may_be_in_progress(
+    name: str,
+    pickle_path: Path,
+    metadata_path: Path,
+    pickle_signature: tuple[int, int, int],
+    metadata_signature: tuple[int, int, int],
+) -> bool:
+    """Whether a hash mismatch may be another process's save caught between its two writes."""
+    # A file replaced while we read it: a save is running.
+    if (
+        _signature(_stat_required(metadata_path, name)) != metadata_signature
+        or _signature(_stat_required(pickle_path, name)) != pickle_signature
+    ):
+        return True
+    # The pickle was just written and the metadata not yet (it is written
+    # second); an old pickle newer than its metadata is a crashed save instead.
+    pickle_mtime_ns, metadata_mtime_ns = pickle_signature[2], metadata_signature[2]
+    return pickle_mtime_ns >= metadata_mtime_ns and time.time_ns() - pickle_mtime_ns < _SAVE_GRACE_SECONDS * 1e9
+
+
+def _read_verified(
+    name: str, pickle_path: Path, metadata_path: Path
+) -> tuple[bytes, tuple[int, int, int], bytes, dict]:
+    """Read both files and check the pickle's hash; nothing is unpickled here.
+
+    Returns:
+        (pickle bytes, pickle signature, metadata bytes, parsed metadata).
+    """
+    deadline = time.monotonic() + _SAVE_GRACE_SECONDS
+    while True:
+        metadata_bytes, metadata_signature = _read_required(metadata_path, name)
+        pickle_bytes, pickle_signature = _read_required(pickle_path, name)
+        metadata = _parse_metadata(metadata_bytes, metadata_path)
+        expected = _recorded_sha256(name, metadata, metadata_path)
+        actual = hashlib.sha256(pickle_bytes).hexdigest()
+        if hmac.compare_digest(actual, expected):
+            return pickle_bytes, pickle_signature, metadata_bytes, metadata
+        if not _save_may_be_in_progress(name, pickle_path, metadata_path, pickle_signature, metadata_signature):
+            break
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(_RETRY_PAUSE_SECONDS)
+    raise ModelIntegrityError(
+        f"pickle {pickle_path} of model {name!r} does not match its metadata {metadata_path}: "
+        f"expected sha256 {expected}, actual {actual}. The file was modified, corrupted or "
+        "half-updated, so it was not unpickled; restore both files with `dvc pull` or "
+        "retrain with `dvc repro`"
+    )
+
+
+# --- library versions --------------------------------------------------------
+
+
+def _installed_version(library: str) -> str | None:
+    if library == "python":
+        return platform.python_version()
+    try:
+        return importlib.metadata.version(library)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _running_library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for distribution in _TRACKED_DISTRIBUTIONS:
+        version = _installed_version(distribution)
+        if version is not None:
+            versions[distribution] = version
+    return versions
+
+
+def _warn_on_version_mismatch(name: str, pickle_path: Path, metadata: dict) -> None:
+    """Warn once per library whose recorded version differs from the running one.
+
+    Versions are compared exactly, as scikit-learn does for its own pickles:
+    even a patch release may change how an estimator unpickles or predicts.
+    """
+    recorded = metadata.get("library_versions")
+    if not isinstance(recorded, dict):
+        return  # metadata from before versions were recorded: nothing to compare
+    for library, saved_version in sorted(recorded.items()):
+        running_version = _installed_version(str(library))
+        if running_version == saved_version:
+            continue
+        running = f"{library} {running_version}" if running_version else f"no {library} installed"
+        warnings.warn(
+            f"model {name!r} ({pickle_path}) was saved with {library} {saved_version} but "
+            f"{running} is running; loading it anyway. If it fails or predicts "
+            "differently, install the recorded versions or retrain with `dvc repro`.",
+            ModelVersionWarning,
+            stacklevel=3,  # points at the caller of load_model
+        )
+
+
+# --- writing -----------------------------------------------------------------
+
+
+def _derive_version(trained_at: object, sha256: str) -> str:
+    """``<YYYYMMDDTHHMMSS>-<sha256[:12]>`` from trained_at, else from the save time (UTC)."""
+    moment: dt.datetime | dt.date | None = None
+    if isinstance(trained_at, dt.date):  # includes datetime and pandas Timestamp
+        moment = trained_at
+    elif isinstance(trained_at, str):
+        try:
+            moment = dt.datetime.fromisoformat(trained_at)
+        except ValueError:
+            moment = None
+    if moment is not None and not isinstance(moment, dt.datetime):
+        moment = dt.datetime.combine(moment, dt.time())
+    try:
+        stamp = f"{moment:%Y%m%dT%H%M%S}" if moment is not None else None
+    except ValueError:  # pandas NaT is a datetime that cannot be formatted
+        stamp = None
+    if stamp is None:
+        stamp = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}"
+    return f"{stamp}-{sha256[:12]}"
+
+
+def _json_default(value: Any) -> Any:
+    """JSON form of the values metadata typically carries beyond plain JSON."""
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)  # lossless: Decimal(text) gives the amount back exactly
+    if isinstance(value, np.datetime64):
+        return str(value)  # .item() of a ns timestamp would be a bare integer
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    if isinstance(value, PurePath):
+        return str(value)
+    raise TypeError(
+        f"value {value!r} of type {type(value).__name__} is not JSON-serialisable; "
+        "convert it to a str, number, list or dict"
+    )
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
+    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_name, 0o644)  # mkstemp creates 0600; models are shared read-only
+        os.replace(temp_name, path)
+    except BaseException:
+        try:
+            os.unlink(temp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    # Makes the rename itself durable, so after a power loss the pickle's
+    # rename cannot be lost while the later metadata rename survives.
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
