@@ -1,0 +1,201 @@
+"""Revenue analytics: MRR by customer and month, MRR movements, retention metrics.
+
+Monthly grain: a customer's MRR in month M is the sum of the ``mrr`` of its
+subscriptions with ``start_date <= first day of M < end_date`` (end exclusive,
+null = ongoing); active means MRR > 0. The definitions are in
+docs/metrics.md (ARCHITECTURE section 5); the SQL is in
+``helpers/sql/mrr_*.sql`` and ``retention_metrics.sql``.
+
+Money comes back as ``decimal.Decimal`` (the rows travel through Arrow, since
+DuckDB's ``.df()`` would turn DECIMAL into float); ratios are floats, NaN
+where undefined. Months are pandas Timestamps of the first day of the month.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from helpers.queries import load_sql
+
+DateLike = dt.date | dt.datetime | pd.Timestamp | str
+
+MOVEMENTS = ("new", "reactivation", "expansion", "contraction", "churn")
+
+DATE_COLUMNS = ("month", "cohort", "cohort_month", "signup_date", "churn_date")
+
+
+def to_date(value: DateLike | None, name: str) -> dt.date | None:
+    """Parse a date argument (date, datetime, Timestamp or ISO text); None passes through.
+
+    Args:
+        value: the argument.
+        name: the parameter's name, for the error message.
+
+    Returns:
+        The date, or None.
+    """
+    if value is None:
+        return None
+    # Numbers would parse as nanoseconds since 1970: refuse them outright.
+    if not isinstance(value, (dt.date, str, np.datetime64)):
+        raise ValueError(f"{name} must be a date such as 2024-01-31, got {value!r}")
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a date such as 2024-01-31, got {value!r}") from None
+    if pd.isna(stamp):
+        raise ValueError(f"{name} must be a date such as 2024-01-31, got {value!r}")
+    return stamp.date()
+
+
+def month_bounds(start: DateLike | None, end: DateLike | None) -> dict[str, dt.date | None]:
+    """Validate a start/end pair and truncate both to the first day of their month.
+
+    Args:
+        start: first month wanted (any day of it), or None for the start of the history.
+        end: last month wanted (any day of it), or None for the end of the history.
+
+    Returns:
+        The bound parameters ``start_month`` and ``end_month``.
+    """
+    start_date, end_date = to_date(start, "start"), to_date(end, "end")
+    if start_date is not None and end_date is not None and start_date > end_date:
+        raise ValueError(f"start ({start_date}) is after end ({end_date}); pass start <= end")
+    return {
+        "start_month": start_date.replace(day=1) if start_date else None,
+        "end_month": end_date.replace(day=1) if end_date else None,
+    }
+
+
+def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, Any]) -> pd.DataFrame:
+    """Run a query with bound parameters and return a DataFrame with exact decimals.
+
+    Args:
+        con: an open warehouse connection.
+        sql: the query text.
+        parameters: values for its ``$name`` parameters.
+
+    Returns:
+        The rows; DECIMAL columns hold ``Decimal`` objects and date columns Timestamps.
+    """
+    # A cursor (a child connection to the same database) keeps this query clear
+    # of a result the caller left half-read on ``con``: DuckDB 2 refuses new
+    # relational work on a connection with an unfinished execute() result.
+    cursor = con.cursor()
+    try:
+        relation = cursor.sql(sql, params=parameters)
+        # to_arrow_table is the DuckDB >= 1.4 name; fetch_arrow_table is older.
+        to_arrow = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+        table = to_arrow()
+    finally:
+        cursor.close()
+    frame = table.to_pandas()
+    for column in DATE_COLUMNS:
+        if column in frame.columns:
+            frame[column] = pd.to_datetime(frame[column])
+    return frame
+
+
+def _month_spine_sql() -> str:
+    return load_sql("mrr_month_spine")
+
+
+def customer_months_sql() -> str:
+    """SQL of the active customer months (month, customer_id, mrr) over the whole history."""
+    return load_sql("mrr_customer_months", month_spine=_month_spine_sql())
+
+
+def _customer_movements_sql() -> str:
+    return load_sql(
+        "mrr_customer_movements", month_spine=_month_spine_sql(), customer_months=customer_months_sql()
+    )
+
+
+def _movements_sql() -> str:
+    return load_sql(
+        "mrr_movements",
+        month_spine=_month_spine_sql(),
+        customer_months=customer_months_sql(),
+        customer_movements=_customer_movements_sql(),
+    )
+
+
+def mrr_by_customer_month(
+    con: duckdb.DuckDBPyConnection, start: DateLike | None = None, end: DateLike | None = None
+) -> pd.DataFrame:
+    """Each customer's MRR in each month it is active (MRR > 0).
+
+    Args:
+        con: an open warehouse connection.
+        start, end: first and last month (any day of it; None = the whole history).
+
+    Returns:
+        ``month, customer_id, mrr`` (Decimal), sorted by month and customer.
+    """
+    sql = load_sql("mrr_by_customer_month", customer_months=customer_months_sql())
+    return fetch_frame(con, sql, month_bounds(start, end))
+
+
+def customer_movements(
+    con: duckdb.DuckDBPyConnection, start: DateLike | None = None, end: DateLike | None = None
+) -> pd.DataFrame:
+    """Each customer's MRR movement per month: who is new, reactivated, expanded, contracted or churned.
+
+    Args:
+        con: an open warehouse connection.
+        start, end: first and last month (any day of it; None = the whole history).
+            Movements are classified over the whole history either way.
+
+    Returns:
+        ``month, customer_id, cohort_month, movement, previous_mrr, mrr, amount``;
+        movement is one of MOVEMENTS or ``unchanged``; amount = mrr - previous_mrr.
+    """
+    sql = load_sql("mrr_movements_by_customer", customer_movements=_customer_movements_sql())
+    return fetch_frame(con, sql, month_bounds(start, end))
+
+
+def mrr_movements(
+    con: duckdb.DuckDBPyConnection, start: DateLike | None = None, end: DateLike | None = None
+) -> pd.DataFrame:
+    """The monthly MRR roll-forward with its movements and customer counts.
+
+    By default every month from the first subscription to the month after the
+    last one ends (or the month of the data end while one is ongoing), so the
+    last churn is counted.
+
+    Args:
+        con: an open warehouse connection.
+        start, end: first and last month (any day of it; None = the whole history).
+
+    Returns:
+        One row per month: ``month, starting_mrr, new, reactivation, expansion,
+        contraction, churn, ending_mrr`` (Decimal; contraction and churn <= 0, and
+        ending = starting + the five movements exactly), then ``starting_customers,
+        active_customers, new_customers, reactivated_customers, expanded_customers,
+        contracted_customers, churned_customers``.
+    """
+    return fetch_frame(con, _movements_sql(), month_bounds(start, end))
+
+
+def retention_metrics(
+    con: duckdb.DuckDBPyConnection, start: DateLike | None = None, end: DateLike | None = None
+) -> pd.DataFrame:
+    """Monthly logo churn, gross and net revenue retention (monthly and trailing 12 months), quick ratio, ARPA.
+
+    Args:
+        con: an open warehouse connection.
+        start, end: first and last month (any day of it; None = the whole history).
+
+    Returns:
+        One row per month: ``month, logo_churn_rate, grr, nrr, grr_ttm, nrr_ttm,
+        quick_ratio`` (floats, NaN where the denominator is zero or, for the TTM
+        ratios, where the month 12 months earlier precedes the data) and ``arpa``
+        (Decimal rounded to cents, None without active customers).
+    """
+    sql = load_sql("retention_metrics", movements=_movements_sql(), customer_months=customer_months_sql())
+    return fetch_frame(con, sql, month_bounds(start, end))

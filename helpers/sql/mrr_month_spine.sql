@@ -1,0 +1,50 @@
+-- Every month of the MRR history, as the first day of the month: from the
+-- month of the first subscription start to the month after the last
+-- subscription end (so that last churn is counted), or to the month of the
+-- data end (meta.build_info.data_end) while a subscription is ongoing.
+with subscriptions as (
+    select
+        start_date,
+        end_date
+    from raw.subscriptions
+),
+
+build_info as (
+    select
+        data_end
+    from meta.build_info
+),
+
+bounds as (
+    select
+        cast(date_trunc('month', min(subscriptions.start_date)) as date) as first_month,
+        -- A subscription ending on end_date (exclusive) is last counted in
+        -- the month holding end_date - 1 day, so its churn shows the month
+        -- after. greatest() skips the null of a history without ongoing
+        -- (or without ended) subscriptions.
+        cast(greatest(
+            max(date_trunc('month', subscriptions.end_date - interval 1 day) + interval 1 month),
+            max(case when subscriptions.end_date is null then date_trunc('month', build_info.data_end) end)
+        ) as date) as last_month
+    from subscriptions
+    cross join build_info
+),
+
+months as (
+    select
+        cast(spine.month_start as date) as month
+    from bounds
+    cross join generate_series(
+        cast(bounds.first_month as timestamp),
+        cast(bounds.last_month as timestamp),
+        interval 1 month
+    ) as spine (month_start)
+),
+
+final as (
+    select
+        month
+    from months
+)
+
+select * from final
