@@ -59,7 +59,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--events-per-customer", type=float, default=None, help="mean usage events per customer (default 200)"
     )
     generate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    generate.add_argument(
+        "--raw-dir", type=Path, default=None,
+        help="write Parquet files and a manifest into this folder instead of building the warehouse",
+    )
     _warehouse_argument(generate)
+
+    build = commands.add_parser(
+        "build", help="build the warehouse from a raw folder (Parquet files + manifest.json)",
+        description="Build the warehouse from a folder written by `generate --raw-dir` (or your own "
+                    "customers/subscriptions/usage_events/support_tickets .parquet files), through the ingest checks.",
+    )
+    build.add_argument("--raw-dir", type=Path, default=config.RAW_DATA_DIR / "synthetic", help="the raw folder")
+    _warehouse_argument(build)
+
+    train = commands.add_parser(
+        "train", help="train, evaluate and register the churn and risk models",
+        description="Train both models from params.yaml, write models/ and metrics/.",
+    )
+    train.add_argument("--params", type=Path, default=None, help="parameters file (default: params.yaml)")
+    train.add_argument("--models-dir", type=Path, default=None, help="default: $MODELS_DIR or models/")
+    train.add_argument("--metrics-dir", type=Path, default=None, help="default: metrics/")
+    _warehouse_argument(train)
 
     ingest = commands.add_parser(
         "ingest", help="build the warehouse from your own CSV/Parquet files",
@@ -108,11 +129,31 @@ def main(argv: list[str] | None = None) -> int:
     from helpers.ingest import IngestError
 
     try:
-        if args.command == "generate":
+        if args.command == "generate" and args.raw_dir is not None:
+            from helpers.raw_data import write_synthetic
+
+            manifest = write_synthetic(
+                args.raw_dir, args.customers, args.seed, args.events_per_customer, progress=not args.no_progress
+            )
+            print(f"wrote {args.raw_dir}: {manifest['rows']}")
+        elif args.command == "generate":
             warehouse.build_synthetic(
                 args.warehouse, args.customers, args.seed, args.events_per_customer, progress=not args.no_progress
             )
             _print_summary(args.warehouse)
+        elif args.command == "build":
+            from helpers.raw_data import build_from_raw_dir
+
+            build_from_raw_dir(args.raw_dir, args.warehouse)
+            _print_summary(args.warehouse)
+        elif args.command == "train":
+            from helpers import training
+
+            written = training.train_all(
+                training.load_params(args.params), args.warehouse, args.models_dir, args.metrics_dir
+            )
+            for name, metadata in written.items():
+                print(f"{name} {metadata['version']}: {training.headline(name, metadata['metrics'])}")
         elif args.command == "ingest":
             from helpers.ingest import ingest
 

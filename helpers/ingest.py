@@ -125,12 +125,18 @@ def _column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     return {name: data_type.replace(" ", "") for name, data_type in rows}
 
 
+def _input_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    return {row[0]: row[1].replace(" ", "") for row in con.execute(f"describe input_{table}").fetchall()}
+
+
 def _type_problems(
     con: duckdb.DuckDBPyConnection, table: str, path: Path, columns: dict[str, str]
 ) -> list[TypeProblem]:
     problems = []
+    already_typed = _input_types(con, table)
     for column, data_type in columns.items():
-        if data_type == "VARCHAR":
+        # Text always parses as VARCHAR; a Parquet column of the target type needs no check.
+        if data_type == "VARCHAR" or already_typed.get(column) == data_type:
             continue
         failures = con.execute(
             load_sql("ingest_type_errors", input_table=f"input_{table}", column=f'"{column}"', data_type=data_type)
@@ -149,10 +155,14 @@ def _type_problems(
 
 
 def _stage(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
-    casts = ", ".join(
-        f"cast(nullif(trim(cast(\"{column}\" as varchar)), '') as {data_type}) as \"{column}\""
-        for column, data_type in columns.items()
-    )
+    already_typed = _input_types(con, table)
+
+    def cast(column: str, data_type: str) -> str:
+        if already_typed.get(column) == data_type and data_type != "VARCHAR":
+            return f'"{column}"'
+        return f"cast(nullif(trim(cast(\"{column}\" as varchar)), '') as {data_type})"
+
+    casts = ", ".join(f'{cast(column, data_type)} as "{column}"' for column, data_type in columns.items())
     con.execute(f"insert into staging.{table} by name select _source_row, {casts} from input_{table}")
 
 
@@ -163,6 +173,8 @@ def ingest(
     tickets: str | os.PathLike | None = None,
     warehouse_path: str | os.PathLike | None = None,
     data_end: dt.date | None = None,
+    source: str = "ingested",
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """Build a warehouse from the user's files, atomically.
 
@@ -175,6 +187,7 @@ def ingest(
         tickets: optional support tickets file.
         warehouse_path: target warehouse; defaults to ``config.warehouse_path()``.
         data_end: last day covered by the data; derived from the latest date in the files when None.
+        source, seed: provenance recorded in the metadata (a generated raw folder says 'synthetic').
 
     Returns:
         The build metadata.
@@ -219,7 +232,8 @@ def ingest(
                 {"data_end": end},
             )
         return BuildSpec(
-            source="ingested",
+            source=source,
+            seed=seed,
             data_end=end,
             inputs={table: path.name for table, path in paths.items()} | {"derived": derive},
             source_files={table: path.name for table, path in paths.items()},

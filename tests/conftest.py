@@ -84,3 +84,34 @@ def subscription_frame(rows: list[tuple]) -> pd.DataFrame:
     frame["end_date"] = pd.to_datetime(frame["end_date"]).dt.date
     frame["end_date"] = frame["end_date"].where(frame["end_date"].notna(), None)
     return frame
+
+
+@pytest.fixture(scope="session")
+def small_synthetic_warehouse(tmp_path_factory) -> Path:
+    """A small synthetic warehouse (800 customers), built once per test session."""
+    path = tmp_path_factory.mktemp("synthetic") / "warehouse.duckdb"
+    warehouse.build_synthetic(path, n_customers=800, seed=7, events_per_customer=60, progress=False)
+    return path
+
+
+def small_training_params() -> dict:
+    """params.yaml with fewer boosting rounds, sized for the small warehouse."""
+    from helpers import training
+
+    params = training.load_params()
+    for model in ("churn_model", "risk_model"):
+        params[model]["params"].update(max_iter=60, min_samples_leaf=20)
+    return params
+
+
+@pytest.fixture(scope="session")
+def trained_small_models(small_synthetic_warehouse, tmp_path_factory) -> dict:
+    """Both models trained and registered on the small warehouse, once per session."""
+    from helpers import training
+
+    folder = tmp_path_factory.mktemp("trained")
+    written = training.train_all(
+        small_training_params(), small_synthetic_warehouse, folder / "models", folder / "metrics"
+    )
+    return {"warehouse": small_synthetic_warehouse, "models_dir": folder / "models",
+            "metrics_dir": folder / "metrics", "metadata": written}

@@ -1,0 +1,70 @@
+"""Scoring every active customer on a small warehouse with the trained models."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import registry, warehouse
+from helpers.scoring import DEFAULT_RISK_TIERS, risk_tier, score_customers
+
+AS_OF = dt.date(2025, 10, 1)
+
+
+@pytest.fixture(scope="module")
+def scored(trained_small_models):
+    models_dir = trained_small_models["models_dir"]
+    with warehouse.get_connection(path=trained_small_models["warehouse"]) as con:
+        scores = score_customers(
+            con, AS_OF, registry.load_model("churn_model", models_dir), registry.load_model("risk_model", models_dir)
+        )
+        subscriptions = con.execute("select customer_id, start_date, end_date, mrr from raw.subscriptions").df()
+    return scores, subscriptions
+
+
+def test_one_row_per_customer_paying_the_day_before(scored):
+    scores, subscriptions = scored
+    day = pd.Timestamp(AS_OF - dt.timedelta(days=1))
+    start = pd.to_datetime(subscriptions["start_date"])
+    end = pd.to_datetime(subscriptions["end_date"])
+    active = subscriptions[(start <= day) & (end.isna() | (end > day))]
+    paying = active.groupby("customer_id")["mrr"].sum()
+    expected = sorted(paying[paying > 0].index)
+    assert sorted(scores["customer_id"]) == expected
+    assert scores["customer_id"].is_unique
+
+
+def test_scores_are_probabilities_with_consistent_survival_and_money(scored):
+    scores, _ = scored
+    assert scores["churn_probability"].between(0, 1).all()
+    assert (scores["survival_3m"] >= scores["survival_6m"]).all()
+    assert (scores["survival_6m"] >= scores["survival_12m"]).all()
+    assert scores["survival_12m"].between(0, 1).all()
+    assert (scores["expected_mrr_at_risk_12m"] <= scores["mrr"] + 1e-9).all()
+    assert np.allclose(scores["expected_mrr_at_risk_6m"], scores["mrr"] * (1 - scores["survival_6m"]))
+    assert scores["churn_probability"].is_monotonic_decreasing
+
+
+def test_drivers_are_present_for_risky_customers(scored):
+    scores, _ = scored
+    top = scores.head(20)
+    assert all(len(drivers) >= 1 for drivers in top["top_drivers"])
+    assert all("(+" in driver for drivers in top["top_drivers"] for driver in drivers)
+
+
+def test_tiers_follow_the_thresholds(scored):
+    scores, _ = scored
+    for tier, probability in zip(scores["risk_tier"], scores["churn_probability"]):
+        bounds = sorted(DEFAULT_RISK_TIERS.items(), key=lambda item: item[1])
+        expected = [name for name, low in bounds if probability >= low][-1]
+        assert tier == expected
+
+
+def test_risk_tier_edges():
+    tiers = risk_tier(np.array([0.0, 0.0999, 0.1, 0.25, 0.5, 1.0]))
+    assert list(tiers) == ["low", "low", "medium", "high", "critical", "critical"]
+    with pytest.raises(ValueError, match="start at 0"):
+        risk_tier(np.array([0.2]), {"medium": 0.1, "high": 0.5})
