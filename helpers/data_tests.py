@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from helpers.domain import EventType, Industry, PlanTier, TicketPriority
-from helpers.queries import load_sql
+from helpers.queries import fetch_row, load_sql
 
 # Primary key of each table, used to name failing rows.
 TABLE_KEYS: dict[str, str] = {
@@ -302,7 +302,7 @@ def run_data_tests(
         parameters = dict(test.parameters)
         if test.needs_data_end:
             parameters["data_end"] = data_end
-        count, examples = con.execute(summary_sql, parameters).fetchone()
+        count, examples = fetch_row(con, summary_sql, parameters)
         if count:
             problems.append(
                 Problem(

@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 
 from helpers import warehouse
-from helpers.queries import load_sql
+from helpers.queries import fetch_row, load_sql
 from helpers.warehouse import BuildSpec
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -97,7 +97,7 @@ def _load_input(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> list[
     except duckdb.Error as error:
         raise IngestError(f"{path}: cannot be read as {table} ({error}). Check the file format.") from None
     columns = [row[0] for row in con.execute(f"describe input_{table}").fetchall()]
-    rows = con.execute(f"select count(*) from input_{table}").fetchone()[0]
+    rows = fetch_row(con, f"select count(*) from input_{table}")[0]
     if rows == 0:
         raise IngestError(f"{path}: no data rows; the {table} file needs at least one row")
     return [column for column in columns if column != "_source_row"]
@@ -219,7 +219,7 @@ def ingest(
                 "(rows are counted from 1 after the header):\n- "
                 + "\n- ".join(problem.describe() for problem in type_problems)
             )
-        end = data_end or con.execute(load_sql("data_range", schema="staging")).fetchone()[1]
+        end = data_end or fetch_row(con, load_sql("data_range", schema="staging"))[1]
         if derive:
             assignments = {"mrr": "mrr = implied.expected_mrr", "churn_date": "churn_date = implied.expected_churn_date"}
             con.execute(

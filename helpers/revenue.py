@@ -20,13 +20,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from helpers.queries import load_sql
+from helpers.queries import fetch_frame, load_sql
 
 DateLike = dt.date | dt.datetime | pd.Timestamp | str
 
 MOVEMENTS = ("new", "reactivation", "expansion", "contraction", "churn")
 
-DATE_COLUMNS = ("month", "cohort", "cohort_month", "signup_date", "churn_date")
 
 
 def to_date(value: DateLike | None, name: str) -> dt.date | None:
@@ -71,34 +70,6 @@ def month_bounds(start: DateLike | None, end: DateLike | None) -> dict[str, dt.d
         "end_month": end_date.replace(day=1) if end_date else None,
     }
 
-
-def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, Any]) -> pd.DataFrame:
-    """Run a query with bound parameters and return a DataFrame with exact decimals.
-
-    Args:
-        con: an open warehouse connection.
-        sql: the query text.
-        parameters: values for its ``$name`` parameters.
-
-    Returns:
-        The rows; DECIMAL columns hold ``Decimal`` objects and date columns Timestamps.
-    """
-    # A cursor (a child connection to the same database) keeps this query clear
-    # of a result the caller left half-read on ``con``: DuckDB 2 refuses new
-    # relational work on a connection with an unfinished execute() result.
-    cursor = con.cursor()
-    try:
-        relation = cursor.sql(sql, params=parameters)
-        # to_arrow_table is the DuckDB >= 1.4 name; fetch_arrow_table is older.
-        to_arrow = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
-        table = to_arrow()
-    finally:
-        cursor.close()
-    frame = table.to_pandas()
-    for column in DATE_COLUMNS:
-        if column in frame.columns:
-            frame[column] = pd.to_datetime(frame[column])
-    return frame
 
 
 def _month_spine_sql() -> str:

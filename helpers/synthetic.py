@@ -222,7 +222,7 @@ OFF_HOURS_SHARE = 0.12  # at any hour: automation, other time zones
 WRITE_CHUNK_ROWS = 250_000
 
 _NOT_SIGNED_UP, _ACTIVE, _CHURNED = 0, 1, 2
-_ONGOING = -1  # end day of a subscription still open at the end of the data
+_NONE = np.iinfo(np.int64).min  # a missing day or second: numpy reads it as NaT
 
 
 def generate(
@@ -359,7 +359,7 @@ class _Accounts:
         self.sub_start = np.zeros(n, np.int64)  # start day of the open subscription
         self.active_since = np.zeros(n, np.int64)  # day of the latest (re)activation
         self.active_month = np.zeros(n, np.int64)  # month of that day
-        self.churn_day = np.full(n, _ONGOING, np.int64)
+        self.churn_day = np.full(n, _NONE, np.int64)
         self.churn_month = np.full(n, -1)
         self.leave_month = np.full(n, -1)  # month a decided account's subscription ends (-1: none)
         self.reactivate_from = np.full(n, months)  # first month a churned account may return in
@@ -386,9 +386,9 @@ class _Accounts:
         self._record_activity(t, lo)
 
     def subscriptions(self) -> dict[str, np.ndarray]:
-        """All subscription rows: closed ones plus those still open (end = _ONGOING)."""
+        """All subscription rows: closed ones plus those still open (end = _NONE)."""
         open_ = np.flatnonzero(self.status == _ACTIVE)
-        still_open = self._subscription_rows(open_, np.full(len(open_), _ONGOING, np.int64))
+        still_open = self._subscription_rows(open_, np.full(len(open_), _NONE, np.int64))
         return {key: np.concatenate(parts + [still_open[key]]) for key, parts in self._closed.items()}
 
     def _subscription_rows(self, who: np.ndarray, end_day: np.ndarray) -> dict[str, np.ndarray]:
@@ -634,7 +634,7 @@ def _simulate_tickets(rng: np.random.Generator, activity: dict, end_exclusive: i
     hours = _weights(RESOLUTION_MEDIAN_HOURS, PRIORITIES)[priority] * np.exp(
         RESOLUTION_SIGMA * rng.standard_normal(len(row)))
     resolved = created + (hours * 3600).astype(np.int64)
-    resolved[resolved >= end_exclusive * SECONDS_PER_DAY] = -1  # still open when the data ends
+    resolved[resolved >= end_exclusive * SECONDS_PER_DAY] = _NONE  # still open when the data ends
     order = np.argsort(created, kind="stable")
     return {"customer": activity["customer"][row][order], "created": created[order],
             "priority": priority[order], "topic": topic[order], "resolved": resolved[order]}
@@ -649,10 +649,8 @@ def _ids(prefix: str, numbers_: np.ndarray, width: int) -> np.ndarray:
 
 
 def _to_datetime(values: np.ndarray, unit: str) -> np.ndarray:
-    """Day or second numbers since the epoch (negative = none) to datetime64[ns] (NaT)."""
-    out = values.astype(f"datetime64[{unit}]").astype("datetime64[ns]")
-    out[values < 0] = np.datetime64("NaT")
-    return out
+    """Day or second numbers since the epoch (_NONE = NaT) to datetime64[ns]."""
+    return values.astype(f"datetime64[{unit}]").astype("datetime64[ns]")
 
 
 def _names(members) -> np.ndarray:
@@ -668,7 +666,7 @@ def _emit_customers(emit, accounts: _Accounts, customer_ids: np.ndarray) -> None
         "plan_tier": _names(TIERS)[accounts.tier],
         "signup_date": _to_datetime(accounts.signup_day, "D"),
         "mrr": np.where(active, accounts.mrr, 0.0),
-        "churn_date": _to_datetime(np.where(active, _ONGOING, accounts.churn_day), "D"),
+        "churn_date": _to_datetime(np.where(active, _NONE, accounts.churn_day), "D"),
     })
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 from helpers import config
 from helpers.data_tests import TABLE_KEYS, Problem, run_data_tests
 from helpers.domain import EventType, Industry, PlanTier, TicketPriority
-from helpers.queries import load_sql
+from helpers.queries import fetch_row, load_sql
 
 SCHEMA_VERSION = 1
 
@@ -152,11 +152,14 @@ def table_fingerprints(
     """Order-independent fingerprint of each table's content (row count and row hashes)."""
     fingerprints = {}
     for table in tables:
-        count, xor_hash, sum_hash = con.execute(
-            load_sql("table_fingerprint", schema=schema, table=table)
-        ).fetchone()
+        count, xor_hash, sum_hash = fetch_row(con, load_sql("table_fingerprint", schema=schema, table=table))
         fingerprints[table] = f"{count}:{xor_hash}:{sum_hash}"
     return fingerprints
+
+
+def _row_counts(fingerprints: dict[str, str]) -> dict[str, int]:
+    # A fingerprint starts with the table's row count.
+    return {table: int(fingerprint.split(":")[0]) for table, fingerprint in fingerprints.items()}
 
 
 def content_hash(fingerprints: dict[str, str]) -> str:
@@ -166,17 +169,15 @@ def content_hash(fingerprints: dict[str, str]) -> str:
 
 
 def _data_range(con: duckdb.DuckDBPyConnection, schema: str) -> tuple[dt.date, dt.date]:
-    start, end = con.execute(load_sql("data_range", schema=schema)).fetchone()
+    start, end = fetch_row(con, load_sql("data_range", schema=schema))
     if start is None or end is None:
         raise WarehouseError("cannot derive the data range: the customers table is empty")
     return start, end
 
 
 def _write_metadata(con: duckdb.DuckDBPyConnection, spec: BuildSpec) -> dict[str, Any]:
-    row_counts = {
-        table: con.execute(f"select count(*) from raw.{table}").fetchone()[0] for table in TABLES
-    }
     fingerprints = table_fingerprints(con)
+    row_counts = _row_counts(fingerprints)
     metadata = {
         "source": spec.source,
         "seed": spec.seed,
@@ -272,7 +273,7 @@ def read_metadata(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def data_end(con: duckdb.DuckDBPyConnection) -> dt.date:
     """The last day covered by the warehouse's data (not the clock)."""
-    return con.execute("select data_end from meta.build_info").fetchone()[0]
+    return fetch_row(con, "select data_end from meta.build_info")[0]
 
 
 def refresh_content_hash(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> str:
@@ -288,7 +289,7 @@ def refresh_content_hash(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]
     record = read_metadata(con)
     fingerprints = dict(record["table_hashes"])
     fingerprints.update(table_fingerprints(con, tables=tables))
-    row_counts = {table: con.execute(f"select count(*) from raw.{table}").fetchone()[0] for table in TABLES}
+    row_counts = _row_counts(fingerprints)
     new_hash = content_hash(fingerprints)
     con.execute(
         "update meta.build_info set table_hashes = $hashes, content_hash = $hash, row_counts = $counts",
