@@ -14,7 +14,6 @@ where undefined. Months are pandas Timestamps of the first day of the month.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import duckdb
 import numpy as np
