@@ -13,7 +13,9 @@ import duckdb
 import pandas as pd
 
 from helpers.queries import load_sql
-from helpers.revenue import DateLike, customer_months_sql, fetch_frame, month_bounds
+from helpers.dates import DateLike
+from helpers.queries import fetch_frame
+from helpers.revenue import customer_months_sql, month_bounds
 
 RETENTION_KINDS = ("logo", "revenue")
 

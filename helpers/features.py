@@ -10,12 +10,12 @@ cannot change a feature (tests/test_features.py checks it).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 
 import duckdb
 import pandas as pd
 
+from helpers.dates import DateLike, to_date
 from helpers.domain import RETENTION_SIGNAL_EVENTS, EventType, Industry, PlanTier, TicketPriority
 from helpers.queries import load_sql
 
@@ -55,21 +55,13 @@ FEATURES: tuple[str, ...] = tuple(CATEGORICAL_FEATURES) + NUMERIC_FEATURES
 MAX_HORIZON_DAYS = 730
 
 
-def _check_as_of(as_of: object) -> dt.date:
-    if isinstance(as_of, pd.Timestamp):
-        as_of = as_of.date()
-    if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
-        raise ValueError(f"as_of must be a date (YYYY-MM-DD), got {as_of!r}")
-    return as_of
-
-
 def _check_horizon(horizon_days: object) -> int:
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or not 1 <= horizon_days <= MAX_HORIZON_DAYS:
         raise ValueError(f"horizon_days must be an int between 1 and {MAX_HORIZON_DAYS}, got {horizon_days!r}")
     return horizon_days
 
 
-def snapshot(con: duckdb.DuckDBPyConnection, as_of: dt.date, horizon_days: int = 90) -> pd.DataFrame:
+def snapshot(con: duckdb.DuckDBPyConnection, as_of: DateLike, horizon_days: int = 90) -> pd.DataFrame:
     """Features and label of every customer paying on the day before ``as_of``; one query.
 
     Args:
@@ -81,7 +73,7 @@ def snapshot(con: duckdb.DuckDBPyConnection, as_of: dt.date, horizon_days: int =
         One row per customer: ``customer_id``, ``as_of``, FEATURES and ``churned`` (0/1).
     """
     parameters = {
-        "as_of": _check_as_of(as_of),
+        "as_of": to_date(as_of, "as_of"),
         "horizon_days": _check_horizon(horizon_days),
         "retention_signal_events": [event.value for event in RETENTION_SIGNAL_EVENTS],
         "invite_event": EventType.USER_INVITE.value,
@@ -96,7 +88,7 @@ def snapshot(con: duckdb.DuckDBPyConnection, as_of: dt.date, horizon_days: int =
 
 
 def stacked_snapshots(
-    con: duckdb.DuckDBPyConnection, as_of_dates: Iterable[dt.date], horizon_days: int = 90
+    con: duckdb.DuckDBPyConnection, as_of_dates: Iterable[DateLike], horizon_days: int = 90
 ) -> pd.DataFrame:
     """Snapshots at several dates, one under the other (one query per date, set-based within it)."""
     frames = [snapshot(con, as_of, horizon_days) for as_of in as_of_dates]
@@ -108,22 +100,3 @@ def stacked_snapshots(
 def churn_events(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every (customer_id, churn_date) at which a customer stopped paying."""
     return con.execute(load_sql("churn_events")).df()
-
-
-def month_starts(first: dt.date, last: dt.date, step_months: int = 1) -> list[dt.date]:
-    """First days of months from ``first``'s month to ``last`` (inclusive), every ``step_months``."""
-    if first > last:
-        raise ValueError(f"first ({first}) is after last ({last})")
-    current = dt.date(first.year, first.month, 1)
-    if current < first:
-        current = _add_months(current, 1)
-    dates = []
-    while current <= last:
-        dates.append(current)
-        current = _add_months(current, step_months)
-    return dates
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)

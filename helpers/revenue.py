@@ -16,39 +16,14 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
-import numpy as np
 import pandas as pd
 
+from helpers.dates import DateLike, to_date
 from helpers.queries import fetch_frame, load_sql
 
-DateLike = dt.date | dt.datetime | pd.Timestamp | str
 
 MOVEMENTS = ("new", "reactivation", "expansion", "contraction", "churn")
 
-
-
-def to_date(value: DateLike | None, name: str) -> dt.date | None:
-    """Parse a date argument (date, datetime, Timestamp or ISO text); None passes through.
-
-    Args:
-        value: the argument.
-        name: the parameter's name, for the error message.
-
-    Returns:
-        The date, or None.
-    """
-    if value is None:
-        return None
-    # Numbers would parse as nanoseconds since 1970: refuse them outright.
-    if not isinstance(value, (dt.date, str, np.datetime64)):
-        raise ValueError(f"{name} must be a date such as 2024-01-31, got {value!r}")
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a date such as 2024-01-31, got {value!r}") from None
-    if pd.isna(stamp):
-        raise ValueError(f"{name} must be a date such as 2024-01-31, got {value!r}")
-    return stamp.date()
 
 
 def month_bounds(start: DateLike | None, end: DateLike | None) -> dict[str, dt.date | None]:

@@ -27,11 +27,6 @@ DAYS_PER_MONTH = 365.25 / 12
 HORIZON_MONTHS = 12
 
 
-def next_month_start(day: dt.date) -> dt.date:
-    """First day of the month after ``day``'s month."""
-    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
-
-
 def is_held_out(customer_ids: pd.Series, share: float, salt: str = "risk-holdout") -> pd.Series:
     """A stable customer split: the same ids are held out on every machine and run."""
     def bucket(customer_id: str) -> float:

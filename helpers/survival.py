@@ -17,7 +17,8 @@ import pandas as pd
 from scipy import stats
 
 from helpers.queries import load_sql
-from helpers.revenue import DateLike, fetch_frame, to_date
+from helpers.dates import DateLike, to_date
+from helpers.queries import fetch_frame
 
 # Average Gregorian month (365.2425 / 12 days): tenure in months = days / this.
 DAYS_PER_MONTH = 30.4375

@@ -24,13 +24,13 @@ import yaml
 from helpers import config, registry, warehouse
 from helpers.churn_model import TimeSplit, fit_baselines, fit_churn_model
 from helpers.evaluation import classification_metrics, concordance_index, reliability_table
-from helpers.features import FEATURES, LABEL, churn_events, month_starts, snapshot, stacked_snapshots
+from helpers.dates import add_months, to_date, month_start, month_starts, next_month_start
+from helpers.features import FEATURES, LABEL, churn_events, snapshot, stacked_snapshots
 from helpers.risk_model import (
     DAYS_PER_MONTH,
     fit_risk_model,
     is_held_out,
     km_calibration_gap,
-    next_month_start,
     time_to_churn,
 )
 from helpers.survival import kaplan_meier
@@ -48,19 +48,10 @@ def load_params(path: str | os.PathLike | None = None) -> dict[str, Any]:
 
 
 def _date_or_auto(value: Any, name: str) -> dt.date | None:
+    """None for 'auto' (derive from the data), else the parsed date."""
     if value in (None, "auto"):
         return None
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError(f"parameter {name}: {value!r} is neither 'auto' nor a YYYY-MM-DD date") from None
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
+    return to_date(value, f"parameter {name}")
 
 
 def churn_time_split(settings: dict[str, Any], data_start: dt.date, data_end: dt.date) -> TimeSplit:
@@ -68,14 +59,14 @@ def churn_time_split(settings: dict[str, Any], data_start: dt.date, data_end: dt
     horizon = int(settings["horizon_days"])
     last_labelled = data_end + dt.timedelta(days=1) - dt.timedelta(days=horizon)
     test_end = _date_or_auto(settings.get("test_end"), "churn_model.test_end") or last_labelled
-    test_start = _date_or_auto(settings.get("test_start"), "churn_model.test_start") or _add_months(
-        dt.date(test_end.year, test_end.month, 1), -(EVALUATION_MONTHS - 1)
+    test_start = _date_or_auto(settings.get("test_start"), "churn_model.test_start") or add_months(
+        month_start(test_end), -(EVALUATION_MONTHS - 1)
     )
     train_end = _date_or_auto(settings.get("train_end"), "churn_model.train_end") or (
         test_start - dt.timedelta(days=horizon)
     )
-    train_start = _date_or_auto(settings.get("train_start"), "churn_model.train_start") or _add_months(
-        dt.date(data_start.year, data_start.month, 1), MIN_HISTORY_MONTHS
+    train_start = _date_or_auto(settings.get("train_start"), "churn_model.train_start") or add_months(
+        month_start(data_start), MIN_HISTORY_MONTHS
     )
     return TimeSplit(
         train_dates=tuple(month_starts(train_start, train_end)),
@@ -144,13 +135,13 @@ def train_risk(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> tupl
     metadata = warehouse.read_metadata(con)
     data_start, data_end = metadata["data_start"], metadata["data_end"]
     months = int(settings.get("horizon_months", 12))
-    evaluation_as_of = _date_or_auto(settings.get("evaluation_as_of"), "risk_model.evaluation_as_of") or _add_months(
+    evaluation_as_of = _date_or_auto(settings.get("evaluation_as_of"), "risk_model.evaluation_as_of") or add_months(
         next_month_start(data_end), -months
     )
-    train_start = _date_or_auto(settings.get("train_start"), "risk_model.train_start") or _add_months(
-        dt.date(data_start.year, data_start.month, 1), MIN_HISTORY_MONTHS
+    train_start = _date_or_auto(settings.get("train_start"), "risk_model.train_start") or add_months(
+        month_start(data_start), MIN_HISTORY_MONTHS
     )
-    rows = _customer_months(con, train_start, _add_months(evaluation_as_of, -1))
+    rows = _customer_months(con, train_start, add_months(evaluation_as_of, -1))
     held_out_rows = is_held_out(rows["customer_id"], settings.get("holdout_share", 0.3))
     model = fit_risk_model(rows[~held_out_rows], settings["params"] | {"horizon_months": months})
 
@@ -172,9 +163,9 @@ def train_risk(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> tupl
         "km_calibration": gaps.to_dict(orient="records"),
         "train_rows": int((~held_out_rows).sum()),
     }
-    as_of_range = [str(train_start), str(_add_months(evaluation_as_of, -1))]
+    as_of_range = [str(train_start), str(add_months(evaluation_as_of, -1))]
     if settings.get("refit_on_all", True):
-        last_month = _add_months(next_month_start(data_end), -1)
+        last_month = add_months(next_month_start(data_end), -1)
         model = fit_risk_model(_customer_months(con, train_start, last_month), settings["params"] | {"horizon_months": months})
         as_of_range = [str(train_start), str(last_month)]
     return model, {

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from conftest import customers_from_subscriptions
-from helpers import features, warehouse
+from helpers import dates, features, warehouse
 from helpers.domain import EventType
 from sample_data import DATA_END, build_frames, random_frames
 
@@ -162,7 +162,7 @@ def test_snapshot_has_every_declared_feature_and_one_row_per_customer(tmp_path):
     assert frame[list(features.NUMERIC_FEATURES)].notna().all().all()
 
 
-@pytest.mark.parametrize("bad", [dict(as_of="2024-01-01"), dict(as_of=dt.datetime(2024, 1, 1)),
+@pytest.mark.parametrize("bad", [dict(as_of="last spring"), dict(as_of=dt.datetime(2024, 1, 1, 13)), dict(as_of=20240101),
                                  dict(horizon_days=0), dict(horizon_days=10.5), dict(horizon_days=10_000)])
 def test_snapshot_rejects_bad_arguments(tmp_path, bad):
     path = tmp_path / "w.duckdb"
@@ -173,7 +173,7 @@ def test_snapshot_rejects_bad_arguments(tmp_path, bad):
 
 
 def test_month_starts():
-    assert features.month_starts(dt.date(2024, 1, 15), dt.date(2024, 5, 1)) == [
+    assert dates.month_starts(dt.date(2024, 1, 15), dt.date(2024, 5, 1)) == [
         dt.date(2024, 2, 1), dt.date(2024, 3, 1), dt.date(2024, 4, 1), dt.date(2024, 5, 1)]
-    assert features.month_starts(dt.date(2023, 11, 1), dt.date(2024, 5, 1), step_months=3) == [
+    assert dates.month_starts(dt.date(2023, 11, 1), dt.date(2024, 5, 1), step_months=3) == [
         dt.date(2023, 11, 1), dt.date(2024, 2, 1), dt.date(2024, 5, 1)]

@@ -1,0 +1,92 @@
+"""Dates of the suite: argument parsing, month arithmetic and the default as-of date.
+
+"As of D" means at the start of day D: an analysis as of D reads data
+strictly before D. Defaults come from the data (``meta.build_info.data_end``),
+never from the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Union
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+DateLike = Union[dt.date, str, pd.Timestamp, np.datetime64]
+
+
+def to_date(value: DateLike | None, name: str) -> dt.date | None:
+    """Parse a date argument (date, midnight datetime, Timestamp or ISO text); None passes through.
+
+    Args:
+        value: the argument.
+        name: the parameter's name, for the error message.
+
+    Returns:
+        The date, or None.
+
+    Raises:
+        ValueError: not a date, or a datetime with a time of day (ambiguous as an as-of).
+    """
+    if value is None:
+        return None
+    message = f"{name} must be a date such as 2024-01-31, got {value!r}"
+    # Numbers would parse as nanoseconds since 1970: refuse them outright.
+    if not isinstance(value, (dt.date, str, np.datetime64)):
+        raise ValueError(message)
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ValueError(message) from None
+    if pd.isna(stamp) or stamp != stamp.normalize():
+        raise ValueError(message)
+    return stamp.date()
+
+
+def month_start(day: dt.date) -> dt.date:
+    """First day of ``day``'s month."""
+    return day.replace(day=1)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """First day of the month ``months`` after ``day``'s month (negative goes back)."""
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def next_month_start(day: dt.date) -> dt.date:
+    """First day of the month after ``day``'s month."""
+    return add_months(day, 1)
+
+
+def month_starts(first: dt.date, last: dt.date, step_months: int = 1) -> list[dt.date]:
+    """First days of months from ``first`` (or the next month start) to ``last`` inclusive."""
+    if first > last:
+        raise ValueError(f"first ({first}) is after last ({last})")
+    current = month_start(first) if first.day == 1 else next_month_start(first)
+    dates = []
+    while current <= last:
+        dates.append(current)
+        current = add_months(current, step_months)
+    return dates
+
+
+def default_as_of(data_end: dt.date) -> dt.date:
+    """The day after the last complete month of data: the reports' ``auto`` as-of.
+
+    Data through 2025-12-31 gives 2026-01-01; data through 2025-12-15 gives
+    2025-12-01 (December is incomplete).
+    """
+    following = data_end + dt.timedelta(days=1)
+    return following if following.day == 1 else month_start(data_end)
+
+
+def resolve_as_of(con: duckdb.DuckDBPyConnection, value: DateLike | None) -> dt.date:
+    """``auto`` (or None) -> ``default_as_of`` of the warehouse; otherwise the parsed date."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        from helpers.warehouse import data_end
+
+        return default_as_of(data_end(con))
+    return to_date(value, "as_of")
