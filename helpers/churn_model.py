@@ -22,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from helpers.drift import feature_profile
 from helpers.features import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES
 
 
@@ -64,12 +65,16 @@ class ChurnModel:
         horizon_days: the label window it predicts.
         reference: per-feature reference value (training median or most frequent
             category) used to measure each feature's contribution to a score.
+        training_profile: feature distributions of the training rows (helpers.drift).
+        trained_as_of: first and last as-of date of the training snapshots.
     """
 
     estimator: Any
     horizon_days: int
     reference: dict[str, Any]
     features: tuple[str, ...] = FEATURES
+    training_profile: dict[str, Any] = field(default_factory=dict)
+    trained_as_of: tuple[dt.date, dt.date] | None = None
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Churn probability of each row."""
@@ -121,7 +126,14 @@ def fit_churn_model(train: pd.DataFrame, horizon_days: int, params: dict[str, An
     base.fit(train.loc[fit_rows, list(FEATURES)], train.loc[fit_rows, LABEL])
     calibrated = CalibratedClassifierCV(FrozenEstimator(base), method=params.get("calibration", "isotonic"))
     calibrated.fit(train.loc[calibration_rows, list(FEATURES)], train.loc[calibration_rows, LABEL])
-    return ChurnModel(estimator=calibrated, horizon_days=horizon_days, reference=_reference_values(train))
+    dates = sorted(train["as_of"].unique())
+    return ChurnModel(
+        estimator=calibrated,
+        horizon_days=horizon_days,
+        reference=_reference_values(train),
+        training_profile=feature_profile(train),
+        trained_as_of=(dates[0], dates[-1]),
+    )
 
 
 @dataclass

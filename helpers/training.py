@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,10 @@ import yaml
 
 from helpers import config, registry, warehouse
 from helpers.churn_model import TimeSplit, fit_baselines, fit_churn_model
+from helpers.dates import add_months, month_start, month_starts, next_month_start, to_date
 from helpers.evaluation import classification_metrics, concordance_index, reliability_table
-from helpers.dates import add_months, to_date, month_start, month_starts, next_month_start
 from helpers.features import FEATURES, LABEL, churn_events, snapshot, stacked_snapshots
+from helpers.model_card import render_model_card
 from helpers.risk_model import (
     DAYS_PER_MONTH,
     fit_risk_model,
@@ -81,38 +83,66 @@ def _scored(frame: pd.DataFrame, scores: np.ndarray) -> dict[str, Any]:
     return metrics
 
 
+@dataclass
+class ChurnEvaluation:
+    """The churn model fitted on the training dates, scored out of time beside the baselines.
+
+    Attributes:
+        model: the churn model fitted on the training split.
+        split: the as-of dates of both sides.
+        predictions: one row per evaluation snapshot row: ids, ``churned``,
+            ``mrr_current`` and one score column per model (``churn_model``, baselines).
+        metrics: model name -> classification metrics and reliability table.
+        train_rows, train_churn_rate: size and base rate of the training side.
+    """
+
+    model: Any
+    split: TimeSplit
+    predictions: pd.DataFrame
+    metrics: dict[str, Any]
+    train_rows: int
+    train_churn_rate: float
+
+
+def fit_and_evaluate_churn(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> ChurnEvaluation:
+    """Fit the churn model and its baselines on the training dates; score the evaluation dates."""
+    metadata = warehouse.read_metadata(con)
+    split = churn_time_split(settings, metadata["data_start"], metadata["data_end"])
+    train = stacked_snapshots(con, split.train_dates, split.horizon_days)
+    test = stacked_snapshots(con, split.test_dates, split.horizon_days)
+    model = fit_churn_model(train, split.horizon_days, settings["params"])
+    predictions = test[["customer_id", "as_of", "plan_tier", LABEL, "mrr_current"]].copy()
+    predictions["churn_model"] = model.predict_proba(test)
+    baselines = fit_baselines(train)
+    for name, baseline in baselines.items():
+        predictions[name] = baseline.predict_proba(test)
+    metrics = {name: _scored(test, predictions[name].to_numpy()) for name in ["churn_model", *baselines]}
+    return ChurnEvaluation(model, split, predictions, metrics, len(train), float(train[LABEL].mean()))
+
+
 def train_churn(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """Fit, evaluate out of time against the baselines, then refit the churn model.
 
     Returns:
         The model to register and its metadata (split, metrics of model and baselines).
     """
-    metadata = warehouse.read_metadata(con)
-    split = churn_time_split(settings, metadata["data_start"], metadata["data_end"])
-    horizon = split.horizon_days
-    train = stacked_snapshots(con, split.train_dates, horizon)
-    test = stacked_snapshots(con, split.test_dates, horizon)
-    model = fit_churn_model(train, horizon, settings["params"])
-    evaluation = {"churn_model": _scored(test, model.predict_proba(test))}
-    for name, baseline in fit_baselines(train).items():
-        evaluation[name] = _scored(test, baseline.predict_proba(test))
-    as_of_range = [str(split.train_dates[0]), str(split.train_dates[-1])]
+    evaluation = fit_and_evaluate_churn(con, settings)
+    split, horizon, model = evaluation.split, evaluation.split.horizon_days, evaluation.model
     if settings.get("refit_on_all", True):
         all_dates = month_starts(split.train_dates[0], split.test_dates[-1])
         model = fit_churn_model(stacked_snapshots(con, all_dates, horizon), horizon, settings["params"])
-        as_of_range = [str(all_dates[0]), str(all_dates[-1])]
     return model, {
         "horizon_days": horizon,
-        "as_of_range": as_of_range,
+        "as_of_range": [str(day) for day in model.trained_as_of],
         "evaluation_split": {
             "train_as_of": [str(split.train_dates[0]), str(split.train_dates[-1])],
             "test_as_of": [str(split.test_dates[0]), str(split.test_dates[-1])],
-            "train_rows": len(train),
-            "test_rows": len(test),
-            "train_churn_rate": float(train[LABEL].mean()),
-            "test_churn_rate": float(test[LABEL].mean()),
+            "train_rows": evaluation.train_rows,
+            "test_rows": len(evaluation.predictions),
+            "train_churn_rate": evaluation.train_churn_rate,
+            "test_churn_rate": float(evaluation.predictions[LABEL].mean()),
         },
-        "metrics": evaluation,
+        "metrics": evaluation.metrics,
         "params": settings["params"],
         "features": list(FEATURES),
     }
@@ -126,15 +156,34 @@ def _customer_months(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.da
     return pd.concat(frames, ignore_index=True)
 
 
-def train_risk(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """Fit the hazard model, evaluate it on held-out customers, then refit it on everyone.
+@dataclass
+class RiskEvaluation:
+    """The risk model fitted without the held-out customers, checked on them.
 
-    Returns:
-        The model to register and its metadata (concordance, Kaplan-Meier gap by month).
+    Attributes:
+        model: the hazard model fitted on the other customers' months before ``as_of``.
+        as_of: the evaluation date; survival is followed from it to the data end.
+        outcomes: held-out customers' ``duration_months`` and ``churned`` from ``as_of``.
+        curves: their predicted survival, shape (customers, months).
+        calibration: mean predicted survival against Kaplan-Meier by month.
+        metrics: concordance, largest Kaplan-Meier gap, sizes.
     """
+
+    model: Any
+    as_of: dt.date
+    train_start: dt.date
+    outcomes: pd.DataFrame
+    curves: np.ndarray
+    calibration: pd.DataFrame
+    metrics: dict[str, Any]
+
+
+def fit_and_evaluate_risk(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> RiskEvaluation:
+    """Fit the hazard model on customer-months before the evaluation date; check it on held-out customers."""
     metadata = warehouse.read_metadata(con)
     data_start, data_end = metadata["data_start"], metadata["data_end"]
     months = int(settings.get("horizon_months", 12))
+    holdout = settings.get("holdout_share", 0.3)
     evaluation_as_of = _date_or_auto(settings.get("evaluation_as_of"), "risk_model.evaluation_as_of") or add_months(
         next_month_start(data_end), -months
     )
@@ -142,36 +191,50 @@ def train_risk(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> tupl
         month_start(data_start), MIN_HISTORY_MONTHS
     )
     rows = _customer_months(con, train_start, add_months(evaluation_as_of, -1))
-    held_out_rows = is_held_out(rows["customer_id"], settings.get("holdout_share", 0.3))
+    held_out_rows = is_held_out(rows["customer_id"], holdout)
     model = fit_risk_model(rows[~held_out_rows], settings["params"] | {"horizon_months": months})
 
     population = snapshot(con, evaluation_as_of, 1)
-    population = population[is_held_out(population["customer_id"], settings.get("holdout_share", 0.3))]
+    population = population[is_held_out(population["customer_id"], holdout)]
     outcomes = time_to_churn(population, churn_events(con), evaluation_as_of, data_end)
     curves = model.survival_curves(population, months)
-    km = kaplan_meier(outcomes["duration_months"], outcomes["churned"])
-    gaps = km_calibration_gap(curves, km, months)
-    follow_up = outcomes["duration_months"] <= months
-    risk = 1.0 - curves[:, -1]
-    evaluation = {
+    calibration = km_calibration_gap(curves, kaplan_meier(outcomes["duration_months"], outcomes["churned"]), months)
+    within_horizon = outcomes["duration_months"] <= months
+    metrics = {
         "held_out_customers": int(len(population)),
         "evaluation_as_of": str(evaluation_as_of),
         "concordance": concordance_index(
-            np.minimum(outcomes["duration_months"], months), outcomes["churned"] & follow_up, risk
+            np.minimum(outcomes["duration_months"], months),
+            outcomes["churned"].astype(bool) & within_horizon,
+            1.0 - curves[:, -1],
         ),
-        "km_max_gap": float(gaps["gap"].max()),
-        "km_calibration": gaps.to_dict(orient="records"),
+        "km_max_gap": float(calibration["gap"].max()),
+        "km_calibration": calibration.to_dict(orient="records"),
         "train_rows": int((~held_out_rows).sum()),
     }
-    as_of_range = [str(train_start), str(add_months(evaluation_as_of, -1))]
+    return RiskEvaluation(model, evaluation_as_of, train_start, outcomes, curves, calibration, metrics)
+
+
+def train_risk(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Fit the hazard model, evaluate it on held-out customers, then refit it on everyone.
+
+    Returns:
+        The model to register and its metadata (concordance, Kaplan-Meier gap by month).
+    """
+    evaluation = fit_and_evaluate_risk(con, settings)
+    months = int(settings.get("horizon_months", 12))
+    model = evaluation.model
+    as_of_range = [str(evaluation.train_start), str(add_months(evaluation.as_of, -1))]
     if settings.get("refit_on_all", True):
+        data_end = warehouse.data_end(con)
         last_month = add_months(next_month_start(data_end), -1)
-        model = fit_risk_model(_customer_months(con, train_start, last_month), settings["params"] | {"horizon_months": months})
-        as_of_range = [str(train_start), str(last_month)]
+        rows = _customer_months(con, evaluation.train_start, last_month)
+        model = fit_risk_model(rows, settings["params"] | {"horizon_months": months})
+        as_of_range = [str(evaluation.train_start), str(last_month)]
     return model, {
         "horizon_months": months,
         "as_of_range": as_of_range,
-        "metrics": evaluation,
+        "metrics": evaluation.metrics,
         "params": settings["params"],
         "features": list(FEATURES),
         "days_per_month": DAYS_PER_MONTH,
@@ -204,6 +267,8 @@ def train_all(
         written[name] = registry.save_model(name, model, details, Path(models_dir) if models_dir else None)
         summary = _headline_metrics(name, details["metrics"])
         (metrics_folder / f"{name}.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    card = render_model_card(written["churn_model"], written["risk_model"])
+    (Path(models_dir) if models_dir else config.models_dir()).joinpath("model_card.md").write_text(card)
     return written
 
 

@@ -60,3 +60,23 @@ def test_bad_date_parameters_are_named(small_synthetic_warehouse):
     settings = small_training_params()["churn_model"] | {"test_start": "last spring"}
     with warehouse.get_connection(path=small_synthetic_warehouse) as con, pytest.raises(ValueError, match="churn_model.test_start"):
         training.train_churn(con, settings)
+
+
+def test_model_card_states_the_measured_numbers(trained_small_models):
+    card = (trained_small_models["models_dir"] / "model_card.md").read_text()
+    churn = registry.get_model_metadata("churn_model", trained_small_models["models_dir"])
+    risk = registry.get_model_metadata("risk_model", trained_small_models["models_dir"])
+    assert f"{churn['metrics']['churn_model']['roc_auc']:.3f}" in card
+    assert f"{churn['metrics']['logistic_regression']['roc_auc']:.3f}" in card
+    assert f"concordance {risk['metrics']['concordance']:.3f}" in card
+    assert churn["version"] in card and risk["version"] in card
+
+
+def test_evaluation_predictions_cover_every_model(small_synthetic_warehouse):
+    settings = small_training_params()["churn_model"]
+    with warehouse.get_connection(path=small_synthetic_warehouse) as con:
+        evaluation = training.fit_and_evaluate_churn(con, settings)
+    assert set(evaluation.metrics) == {"churn_model", "base_rate", "recency_rule", "logistic_regression"}
+    for name in evaluation.metrics:
+        assert evaluation.predictions[name].between(0, 1).all()
+    assert set(evaluation.predictions["as_of"]) == set(evaluation.split.test_dates)

@@ -104,7 +104,7 @@ def test_schema_enforces_keys_and_vocabularies(built):
         with pytest.raises(duckdb.ConstraintException):
             con.execute("insert into raw.usage_events values ('E9', 'C1', '2024-02-01', 'api_calls', 0.5)")
         with pytest.raises(duckdb.ConstraintException):
-            con.execute("insert into raw.usage_events values ('E9', 'C404', '2024-02-01', 'api_call', 0.5)")
+            con.execute("insert into raw.support_tickets values ('T9', 'C404', '2024-02-01', 'low', 'bug', null)")
         with pytest.raises(duckdb.ConstraintException):
             con.execute("insert into raw.subscriptions values ('S9', 'C1', 'starter', '2024-03-01', '2024-03-01', 5)")
 
@@ -155,3 +155,11 @@ def test_summary_has_one_row_per_table(built):
         table = warehouse.summary(con)
     assert list(table["table_name"]) == list(warehouse.TABLES)
     assert list(table["row_count"]) == [2, 2, 2, 2]
+
+
+def test_an_orphan_event_written_behind_the_builds_back_is_reported(built):
+    # usage_events.customer_id is checked by a data test, not a DuckDB foreign key (see schema.sql).
+    with duckdb.connect(str(built)) as con:
+        con.execute("insert into raw.usage_events values ('E9', 'C404', '2024-02-01', 'api_call', 0.5)")
+    problems = {problem.test.name: problem for problem in warehouse.validate(built)}
+    assert problems["relationship_usage_events_customer_id"].examples[0].key == "E9"
