@@ -82,6 +82,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--metrics-dir", type=Path, default=None, help="default: metrics/")
     _warehouse_argument(train)
 
+    report = commands.add_parser(
+        "report", help="execute the report notebooks into reports/<as_of>/ (HTML + executed notebook)",
+        description="Run the report notebooks with papermill as of a date, export HTML without code, "
+                    "refresh reports/index.html. A failed run changes no published report.",
+    )
+    report.add_argument("--as-of", default="auto",
+                        help="YYYY-MM-DD, or auto: the day after the last complete month in the data (default)")
+    report.add_argument("--reports", default=None,
+                        help="comma-separated report names (default: all): overview,cohort,churn,backtest")
+    report.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="a notebook parameter; repeat for several (checked against the notebooks)")
+    report.add_argument("--models-dir", type=Path, default=None, help="default: $MODELS_DIR or models/")
+    report.add_argument("--reports-dir", type=Path, default=None, help="default: $REPORTS_DIR or reports/")
+    report.add_argument("--cell-timeout", type=_positive_int, default=600, help="seconds per cell (default 600)")
+    _warehouse_argument(report)
+
     ingest = commands.add_parser(
         "ingest", help="build the warehouse from your own CSV/Parquet files",
         description="Validate your files and build the warehouse from them; on any problem nothing is replaced.",
@@ -122,6 +138,15 @@ def _print_summary(path: Path | None) -> None:
     print(table.to_string(index=False))
 
 
+def _report_error() -> type[Exception]:
+    # Imported lazily: papermill and nbconvert are only needed for report runs.
+    try:
+        from helpers.reports import ReportError
+    except ImportError:
+        return ValueError
+    return ReportError
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
@@ -154,6 +179,19 @@ def main(argv: list[str] | None = None) -> int:
             )
             for name, metadata in written.items():
                 print(f"{name} {metadata['version']}: {training.headline(name, metadata['metrics'])}")
+        elif args.command == "report":
+            from helpers import reports
+
+            folder = reports.run_reports(
+                as_of=args.as_of,
+                reports=args.reports.split(",") if args.reports else None,
+                parameters=dict(args.parameter),
+                warehouse_path=args.warehouse,
+                models_dir=args.models_dir,
+                reports_dir=args.reports_dir,
+                cell_timeout=args.cell_timeout,
+            )
+            print(f"published {folder}; index: {folder.parent / 'index.html'}")
         elif args.command == "ingest":
             from helpers.ingest import ingest
 
@@ -167,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if problems else 0
         elif args.command == "summary":
             _print_summary(args.warehouse)
-    except (IngestError, warehouse.WarehouseError, FileNotFoundError, ValueError) as error:
+    except (IngestError, warehouse.WarehouseError, FileNotFoundError, ValueError, _report_error()) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -86,32 +87,43 @@ def subscription_frame(rows: list[tuple]) -> pd.DataFrame:
     return frame
 
 
+_GOLDEN: dict[str, Path] = {}
+
+
+def golden_fixture() -> dict[str, Path]:
+    """The deterministic small warehouse with trained models, built once per test session."""
+    if not _GOLDEN:
+        import tempfile
+
+        import golden_fixture as fixture
+
+        _GOLDEN.update(fixture.build(Path(tempfile.mkdtemp(prefix="golden-fixture-"))))
+    return _GOLDEN
+
+
+def pytest_collection_finish(session) -> None:
+    # nbval starts its kernels after collection: point them at the fixture first.
+    if any(str(item.fspath).endswith(".ipynb") for item in session.items):
+        import golden_fixture as fixture
+
+        os.environ.update(fixture.environment(golden_fixture()))
+
+
 @pytest.fixture(scope="session")
-def small_synthetic_warehouse(tmp_path_factory) -> Path:
+def small_synthetic_warehouse() -> Path:
     """A small synthetic warehouse (800 customers), built once per test session."""
-    path = tmp_path_factory.mktemp("synthetic") / "warehouse.duckdb"
-    warehouse.build_synthetic(path, n_customers=800, seed=7, events_per_customer=60, progress=False)
-    return path
+    return golden_fixture()["warehouse"]
 
 
 def small_training_params() -> dict:
     """params.yaml with fewer boosting rounds, sized for the small warehouse."""
-    from helpers import training
+    import golden_fixture as fixture
 
-    params = training.load_params()
-    for model in ("churn_model", "risk_model"):
-        params[model]["params"].update(max_iter=60, min_samples_leaf=20)
-    return params
+    return fixture.training_params()
 
 
 @pytest.fixture(scope="session")
-def trained_small_models(small_synthetic_warehouse, tmp_path_factory) -> dict:
+def trained_small_models() -> dict:
     """Both models trained and registered on the small warehouse, once per session."""
-    from helpers import training
-
-    folder = tmp_path_factory.mktemp("trained")
-    written = training.train_all(
-        small_training_params(), small_synthetic_warehouse, folder / "models", folder / "metrics"
-    )
-    return {"warehouse": small_synthetic_warehouse, "models_dir": folder / "models",
-            "metrics_dir": folder / "metrics", "metadata": written}
+    paths = golden_fixture()
+    return {"warehouse": paths["warehouse"], "models_dir": paths["models_dir"], "metrics_dir": paths["metrics_dir"]}

@@ -11,7 +11,7 @@ import pytest
 from helpers.cli import main
 from sample_data import build_frames, valid_frames
 
-SUBCOMMANDS = ["generate", "ingest", "validate", "summary"]
+SUBCOMMANDS = ["generate", "build", "ingest", "validate", "summary", "train", "report"]
 
 
 def test_help_lists_every_subcommand():

@@ -1,0 +1,111 @@
+"""Report runs with papermill: parameter checks, publishing, failures, the index."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import reports
+from helpers.reports import ReportError, run_reports
+from sample_data import build_frames, valid_frames
+
+FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+CATALOG = {"hello": "hello_report.ipynb", "broken": "broken.ipynb", "bare": "no_parameters.ipynb"}
+
+
+@pytest.fixture
+def setup(tmp_path):
+    warehouse_path = tmp_path / "w.duckdb"
+    build_frames(warehouse_path, valid_frames())
+    return {"warehouse_path": warehouse_path, "reports_dir": tmp_path / "reports", "models_dir": tmp_path / "models"}
+
+
+def run(setup, **arguments):
+    return run_reports(notebooks_dir=FIXTURES, catalog=CATALOG, **setup, **arguments)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_run_publishes_notebook_html_manifest_and_index(setup):
+    folder = run(setup, as_of="2024-07-01", reports=["hello"], parameters={"greeting": "hi", "repeat": "2"})
+    assert folder == setup["reports_dir"] / "2024-07-01"
+    assert sorted(p.name for p in folder.iterdir()) == ["hello_report.html", "hello_report.ipynb", "run.json"]
+    page = (folder / "hello_report.html").read_text()
+    assert "hi hi as of 2024-07-01 - 2 customers" in page
+    assert "data:image/png;base64" in page, "plots are inline"
+    assert "get_connection" not in page, "code cells are hidden"
+    manifest = json.loads((folder / "run.json").read_text())
+    assert manifest["parameters"]["hello"]["repeat"] == 2, "text values are cast to the declared type"
+    assert manifest["model_versions"] == {"churn_model": "unknown", "risk_model": "unknown"}
+    index = (setup["reports_dir"] / "index.html").read_text()
+    assert "2024-07-01/hello_report.html" in index
+
+
+def test_auto_as_of_is_the_day_after_the_last_complete_month(setup):
+    # The sample warehouse's data ends 2024-12-31.
+    assert run(setup, reports=["hello"]).name == "2025-01-01"
+
+
+def test_unknown_parameter_is_refused_before_anything_runs(setup):
+    with pytest.raises(ReportError, match=r"unknown parameter\(s\) greting.*greeting"):
+        run(setup, as_of="2024-07-01", reports=["hello"], parameters={"greting": "hi"})
+    assert not setup["reports_dir"].exists() or not any(setup["reports_dir"].iterdir())
+
+
+def test_a_badly_typed_parameter_is_refused(setup):
+    with pytest.raises(ReportError, match="repeat expects int"):
+        run(setup, as_of="2024-07-01", reports=["hello"], parameters={"repeat": "twice"})
+
+
+def test_unknown_report_and_missing_parameters_cell_are_refused(setup):
+    with pytest.raises(ReportError, match="unknown report"):
+        run(setup, reports=["nope"])
+    with pytest.raises(ReportError, match="no cell tagged 'parameters'"):
+        run(setup, reports=["bare"])
+
+
+def test_a_failed_run_keeps_the_failed_notebook_and_changes_no_published_report(setup):
+    run(setup, as_of="2024-07-01", reports=["hello"])
+    before = tree_digest(setup["reports_dir"])
+    with pytest.raises(ReportError, match="report broken .* failed") as raised:
+        run(setup, as_of="2024-07-01", reports=["hello", "broken"])
+    assert "deliberately broken report" in str(raised.value)
+    after = tree_digest(setup["reports_dir"])
+    kept = "2024-07-01/failed/broken.ipynb"
+    assert kept in after
+    assert {path: digest for path, digest in after.items() if path != kept} == before
+    assert "RuntimeError" in (setup["reports_dir"] / kept).read_text()
+    assert not list(setup["reports_dir"].glob(".*building*")), "no staging folder is left behind"
+
+
+def test_rerunning_a_date_replaces_its_reports(setup):
+    run(setup, as_of="2024-07-01", reports=["hello"], parameters={"greeting": "first"})
+    run(setup, as_of="2024-07-01", reports=["hello"], parameters={"greeting": "second"})
+    page = (setup["reports_dir"] / "2024-07-01" / "hello_report.html").read_text()
+    assert "second as of" in page and "first as of" not in page
+    run(setup, as_of="2024-08-01", reports=["hello"])
+    runs = reports.list_runs(setup["reports_dir"])
+    assert [r["as_of"] for r in runs] == ["2024-08-01", "2024-07-01"]
+
+
+def test_cli_report_exits_non_zero_on_a_bad_parameter(setup):
+    result = subprocess.run(
+        [sys.executable, "-m", "helpers", "report", "--warehouse", str(setup["warehouse_path"]),
+         "--reports-dir", str(setup["reports_dir"]), "--reports", "cohort", "-p", "no_such_parameter", "1"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "unknown parameter(s) no_such_parameter" in result.stderr
+
+
+def test_every_report_notebook_declares_the_runner_parameters():
+    for name, notebook in reports.REPORT_NOTEBOOKS.items():
+        declared = reports.notebook_parameters(reports.config.NOTEBOOKS_DIR / notebook)
+        assert {"as_of", "warehouse_path"} <= set(declared), name
