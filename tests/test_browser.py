@@ -103,3 +103,14 @@ def test_index_lists_the_run(browser, published):
     assert published.name in dom
     for report in REPORT_NOTEBOOKS:
         assert f">{report}</a>" in dom
+
+
+def test_the_probe_catches_a_broken_image_and_an_error_banner(browser, tmp_path):
+    # The control: the checks above can fail.
+    page = tmp_path / "bad.html"
+    page.write_text(
+        "<html><body><img src='missing.png'><p>An Exception was encountered at cell 3</p>" + PROBE + "</body></html>"
+    )
+    dom = run_chromium(browser, "--virtual-time-budget=5000", "--dump-dom", page.as_uri())
+    result = json.loads(re.search(r'<pre id="probe-result">(.*?)</pre>', dom, re.S).group(1).replace("&quot;", '"'))
+    assert result == {"images": 1, "broken": 1, "papermill_error": True, "traceback": False}
