@@ -45,6 +45,25 @@ def make_preprocessor(scale_numeric: bool) -> ColumnTransformer:
     )
 
 
+def boosted_pipeline(params: dict[str, Any], max_iter: int, min_samples_leaf: int) -> Pipeline:
+    """Vocabulary one-hot encoding and gradient boosting, configured from ``params``.
+
+    Args:
+        params: ``learning_rate``, ``max_iter``, ``max_leaf_nodes``, ``min_samples_leaf``,
+            ``l2_regularization``, ``random_state`` (missing ones take the defaults).
+        max_iter, min_samples_leaf: the caller's defaults for those two.
+    """
+    booster = HistGradientBoostingClassifier(
+        learning_rate=params.get("learning_rate", 0.05),
+        max_iter=params.get("max_iter", max_iter),
+        max_leaf_nodes=params.get("max_leaf_nodes", 15),
+        min_samples_leaf=params.get("min_samples_leaf", min_samples_leaf),
+        l2_regularization=params.get("l2_regularization", 1.0),
+        random_state=params.get("random_state", 0),
+    )
+    return Pipeline([("features", make_preprocessor(scale_numeric=False)), ("booster", booster)])
+
+
 def split_calibration_dates(frame: pd.DataFrame, calibration_share: float) -> tuple[pd.Series, pd.Series]:
     """Masks of the rows to fit on and the rows (latest as-of dates) to calibrate on."""
     dates = sorted(frame["as_of"].unique())
@@ -114,15 +133,7 @@ def fit_churn_model(train: pd.DataFrame, horizon_days: int, params: dict[str, An
             ``calibration_share``, ``random_state``.
     """
     fit_rows, calibration_rows = split_calibration_dates(train, params.get("calibration_share", 0.25))
-    booster = HistGradientBoostingClassifier(
-        learning_rate=params.get("learning_rate", 0.05),
-        max_iter=params.get("max_iter", 300),
-        max_leaf_nodes=params.get("max_leaf_nodes", 15),
-        min_samples_leaf=params.get("min_samples_leaf", 50),
-        l2_regularization=params.get("l2_regularization", 1.0),
-        random_state=params.get("random_state", 0),
-    )
-    base = Pipeline([("features", make_preprocessor(scale_numeric=False)), ("booster", booster)])
+    base = boosted_pipeline(params, max_iter=300, min_samples_leaf=50)
     base.fit(train.loc[fit_rows, list(FEATURES)], train.loc[fit_rows, LABEL])
     calibrated = CalibratedClassifierCV(FrozenEstimator(base), method=params.get("calibration", "isotonic"))
     calibrated.fit(train.loc[calibration_rows, list(FEATURES)], train.loc[calibration_rows, LABEL])

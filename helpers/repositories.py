@@ -83,6 +83,14 @@ def _customer(record: dict[str, Any]) -> Customer:
     )
 
 
+def _customers_query(
+    customer_id: str | None = None, active_only: bool = False, by_mrr: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """SQL and parameters of helpers/sql/customers.sql for one repository method."""
+    order_by = "mrr desc, customer_id" if by_mrr else "customer_id"
+    return load_sql("customers", order_by=order_by), {"customer_id": customer_id, "active_only": active_only}
+
+
 def _check_sample_size(n: object) -> int:
     # bool is an int subclass; True is not a sample size.
     if isinstance(n, bool) or not isinstance(n, int):
@@ -97,12 +105,12 @@ class DuckDBCustomerRepository(_Repository):
 
     def get_by_id(self, customer_id: str) -> Customer | None:
         """The customer with this id, or None."""
-        records = self._records(load_sql("customer_by_id"), {"customer_id": customer_id})
+        records = self._records(*_customers_query(customer_id=customer_id))
         return _customer(records[0]) if records else None
 
     def get_all_active(self) -> list[Customer]:
         """Customers with no churn date, highest MRR first (one query)."""
-        return [_customer(record) for record in self._records(load_sql("customers_active"))]
+        return [_customer(record) for record in self._records(*_customers_query(active_only=True, by_mrr=True))]
 
     def get_sample(self, n: int) -> list[Customer]:
         """A reproducible reservoir sample of ``n`` customers, ordered by id.
@@ -152,7 +160,7 @@ class DuckDBCustomerRepository(_Repository):
 
     def customers_frame(self, active_only: bool = False) -> pd.DataFrame:
         """All customers (or only active ones) as a DataFrame, for notebooks."""
-        return self._query(load_sql("customers_frame"), {"active_only": active_only})
+        return self._query(*_customers_query(active_only=active_only))
 
 
 class DuckDBUsageRepository(_Repository):

@@ -17,10 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.pipeline import Pipeline
 
-from helpers.churn_model import make_preprocessor
+from helpers.churn_model import boosted_pipeline
 from helpers.features import FEATURES, LABEL
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -73,15 +71,7 @@ class RiskModel:
 
 def fit_risk_model(rows: pd.DataFrame, params: dict[str, Any]) -> RiskModel:
     """Fit the monthly hazard on customer-month rows (snapshots with a one-month label)."""
-    booster = HistGradientBoostingClassifier(
-        learning_rate=params.get("learning_rate", 0.05),
-        max_iter=params.get("max_iter", 200),
-        max_leaf_nodes=params.get("max_leaf_nodes", 15),
-        min_samples_leaf=params.get("min_samples_leaf", 100),
-        l2_regularization=params.get("l2_regularization", 1.0),
-        random_state=params.get("random_state", 0),
-    )
-    pipeline = Pipeline([("features", make_preprocessor(scale_numeric=False)), ("booster", booster)])
+    pipeline = boosted_pipeline(params, max_iter=200, min_samples_leaf=100)
     pipeline.fit(rows[list(FEATURES)], rows[LABEL])
     return RiskModel(estimator=pipeline, horizon_months=params.get("horizon_months", HORIZON_MONTHS))
 
