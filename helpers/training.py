@@ -131,9 +131,15 @@ def train_churn(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> tup
     if settings.get("refit_on_all", True):
         all_dates = month_starts(split.train_dates[0], split.test_dates[-1])
         model = fit_churn_model(stacked_snapshots(con, all_dates, horizon), horizon, settings["params"])
-    return model, {
-        "horizon_days": horizon,
-        "as_of_range": [str(day) for day in model.trained_as_of],
+    return model, churn_details(evaluation, settings) | {"as_of_range": [str(day) for day in model.trained_as_of]}
+
+
+def churn_details(evaluation: ChurnEvaluation, settings: dict[str, Any]) -> dict[str, Any]:
+    """The churn model's registry metadata from its evaluation (as-of range: the evaluated fit's)."""
+    split = evaluation.split
+    return {
+        "horizon_days": split.horizon_days,
+        "as_of_range": [str(split.train_dates[0]), str(split.train_dates[-1])],
         "evaluation_split": {
             "train_as_of": [str(split.train_dates[0]), str(split.train_dates[-1])],
             "test_as_of": [str(split.test_dates[0]), str(split.test_dates[-1])],
@@ -222,18 +228,20 @@ def train_risk(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> tupl
         The model to register and its metadata (concordance, Kaplan-Meier gap by month).
     """
     evaluation = fit_and_evaluate_risk(con, settings)
-    months = int(settings.get("horizon_months", 12))
-    model = evaluation.model
-    as_of_range = [str(evaluation.train_start), str(add_months(evaluation.as_of, -1))]
-    if settings.get("refit_on_all", True):
-        data_end = warehouse.data_end(con)
-        last_month = add_months(next_month_start(data_end), -1)
-        rows = _customer_months(con, evaluation.train_start, last_month)
-        model = fit_risk_model(rows, settings["params"] | {"horizon_months": months})
-        as_of_range = [str(evaluation.train_start), str(last_month)]
-    return model, {
-        "horizon_months": months,
-        "as_of_range": as_of_range,
+    details = risk_details(evaluation, settings)
+    if not settings.get("refit_on_all", True):
+        return evaluation.model, details
+    last_month = add_months(next_month_start(warehouse.data_end(con)), -1)
+    rows = _customer_months(con, evaluation.train_start, last_month)
+    model = fit_risk_model(rows, settings["params"] | {"horizon_months": details["horizon_months"]})
+    return model, details | {"as_of_range": [str(evaluation.train_start), str(last_month)]}
+
+
+def risk_details(evaluation: RiskEvaluation, settings: dict[str, Any]) -> dict[str, Any]:
+    """The risk model's registry metadata from its evaluation (as-of range: the evaluated fit's)."""
+    return {
+        "horizon_months": int(settings.get("horizon_months", 12)),
+        "as_of_range": [str(evaluation.train_start), str(add_months(evaluation.as_of, -1))],
         "metrics": evaluation.metrics,
         "params": settings["params"],
         "features": list(FEATURES),
