@@ -24,6 +24,7 @@ from typing import Any
 import nbformat
 import papermill
 from nbconvert import HTMLExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
 
 from helpers import config, registry, warehouse
 from helpers.dates import resolve_as_of
@@ -38,6 +39,7 @@ REPORT_NOTEBOOKS: dict[str, str] = {
 }
 CELL_TIMEOUT_SECONDS = 600
 MANIFEST = "run.json"
+CHECK_TAG = "nbval-check-output"  # cells whose text output nbval compares
 # Parameters the runner fills itself; -p may still override them.
 RUNNER_PARAMETERS = ("as_of", "warehouse_path", "models_dir")
 
@@ -138,8 +140,13 @@ def _plan(specs: list[ReportSpec], runner: dict[str, Any], extra: dict[str, Any]
 
 
 def export_html(executed: Path, target: Path) -> None:
-    """HTML of an executed notebook without code cells or prompts; images stay inline."""
+    """HTML of an executed notebook without code cells or prompts; images stay inline.
+
+    Cells tagged for nbval (plain-text key figures for regression tests) stay in
+    the executed notebook but not in the page: the page shows them formatted.
+    """
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={CHECK_TAG}), enabled=True)
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
     target.write_text(body, encoding="utf-8")
 

@@ -41,6 +41,8 @@ def test_a_run_publishes_notebook_html_manifest_and_index(setup):
     assert "hi hi as of 2024-07-01 - 2 customers" in page
     assert "data:image/png;base64" in page, "plots are inline"
     assert "get_connection" not in page, "code cells are hidden"
+    assert "KEY FIGURES" not in page, "cells kept for nbval are left out of the page"
+    assert "KEY FIGURES" in (folder / "hello_report.ipynb").read_text(), "but stay in the executed notebook"
     manifest = json.loads((folder / "run.json").read_text())
     assert manifest["parameters"]["hello"]["repeat"] == 2, "text values are cast to the declared type"
     assert manifest["model_versions"] == {"churn_model": "unknown", "risk_model": "unknown"}
