@@ -1,0 +1,113 @@
+"""The benchmark results as markdown: scale line, steps, references, ratios, targets, notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _seconds(value: Any) -> str:
+    if not isinstance(value, (int, float)):
+        return "-"
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}" if value >= 0.01 else f"{value:.4f}"
+
+
+def _megabytes(value: Any) -> str:
+    return f"{value:,.0f}" if isinstance(value, (int, float)) else "-"
+
+
+def _note(entry: dict[str, Any]) -> str:
+    info = entry.get("info") or {}
+    notes = []
+    if entry.get("status"):
+        notes.append(f"**{entry['status']}**: {entry.get('note', '')}".strip())
+    elif entry.get("note"):
+        notes.append(entry["note"])
+    if entry.get("cached"):
+        notes.append(f"measured {entry.get('measured_at', '?')}, cache reused")
+    rows = info.get("rows")
+    if isinstance(rows, int):
+        notes.append(f"{rows:,} rows")
+    elif isinstance(rows, dict):
+        notes.append(", ".join(f"{count:,} {table}" for table, count in rows.items()))
+    if "events_loaded" in info and info["events_loaded"] is not None:
+        notes.append(f"{info['events_loaded']:,} events in pandas")
+    if "problems" in info:
+        notes.append(f"{info['problems']} problem(s)")
+    if "max_iter" in info:
+        notes.append("max_iter " + ", ".join(f"{name} {value}" for name, value in info["max_iter"].items()))
+    if "matches_snapshot" in info:
+        notes.append("matches snapshot" if info["matches_snapshot"] else "**differs from snapshot**")
+    if "command" in entry:
+        notes.append(f"`{entry['command']}`")
+    text = "; ".join(notes)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(section: dict[str, Any]) -> list[str]:
+    lines = [
+        "| name | median s | min s | max s | process s | peak RSS MB | runs | notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, entry in section.items():
+        lines.append(
+            f"| {name} | {_seconds(entry.get('median_s'))} | {_seconds(entry.get('min_s'))} | "
+            f"{_seconds(entry.get('max_s'))} | {_seconds(entry.get('process_median_s'))} | "
+            f"{_megabytes(entry.get('peak_rss_mb'))} | {entry.get('runs', 0)} | {_note(entry)} |"
+        )
+    return lines
+
+
+def _verdict(met: Any) -> str:
+    return {True: "met", False: "**missed**"}.get(met, "not measured")
+
+
+def render(results: dict[str, Any]) -> str:
+    """The results as a markdown document (what ``python -m bench`` prints and saves)."""
+    scale, machine = results["scale"], results["scale"].get("machine", {})
+    events_found = scale.get("events_in_warehouse")
+    lines = [
+        "# Benchmark results",
+        "",
+        f"{scale['customers']:,} customers, {events_found or 0:,} events (asked for {scale['events']:,}), "
+        f"seed {scale['seed']}, as of {scale['as_of']}; data {scale.get('data_start')} to {scale.get('data_end')}.",
+        f"{scale['repeat']} timed run(s) after {scale['warmup']} warm-up, each a fresh process; "
+        f"setup steps {scale['setup_repeat']} run(s). Warehouse {scale.get('warehouse_mb', 0):,.0f} MB, "
+        f"{'reused from the cache' if scale.get('warehouse_reused') else 'built by this run'}.",
+        f"Machine: {machine.get('cpus')} CPUs, {machine.get('memory_gb')} GB, Python {machine.get('python')}, "
+        f"DuckDB {machine.get('duckdb')}, pandas {machine.get('pandas')}. Started {scale.get('started_at')}, "
+        f"took {scale.get('duration_s')} s.",
+        "",
+        "## Steps",
+        "",
+        *_table(results["steps"]),
+        "",
+        "## Reference points (same warehouse, same as-of)",
+        "",
+        *_table(results["reference"]),
+        "",
+        "## Ratios (of medians)",
+        "",
+        "| ratio | value |",
+        "|---|---:|",
+        *[f"| {name} | {value:,.2f} |" if isinstance(value, (int, float)) else f"| {name} | - |"
+          for name, value in results["ratios"].items()],
+        "",
+        "## Targets",
+        "",
+    ]
+    targets = dict(results["targets"])
+    if not targets.pop("at_target_scale", False):
+        lines += ["Targets are set for 100,000 customers and 20,000,000 events; this run is another scale.", ""]
+    lines += ["| target | threshold | measured | verdict |", "|---|---|---:|---|"]
+    for name, target in targets.items():
+        value = target.get("value")
+        measured = f"{value:,.2f}" if isinstance(value, (int, float)) else "-"
+        if target.get("worst"):
+            measured += f" ({target['worst']})"
+        lines.append(f"| {name} | {target['target']} | {measured} | {_verdict(target.get('met'))} |")
+    lines += ["", "## Notes", "", *[f"- {note}" for note in results.get("notes", [])], ""]
+    return "\n".join(lines)

@@ -1,0 +1,316 @@
+"""What each benchmark step runs, inside its own process (see bench/step.py).
+
+A step function receives the run's ``StepContext`` and a ``Clock``. It imports
+what it needs and prepares untimed inputs first, then wraps the work being
+measured in ``clock.measure(part)``; the clock records the wall time and the
+process's peak resident memory (VmHWM) at the end of each part. Most steps
+have one part named after the step; the pandas reference has two (loading
+the events, then the groupby). The returned dict is extra information for
+the results (row counts, whether a reference matched the snapshot).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import resource
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """Everything a step may need; paths are absolute."""
+
+    warehouse: Path
+    as_of: dt.date | None = None
+    models_dir: Path | None = None
+    metrics_dir: Path | None = None
+    raw_dir: Path | None = None
+    customers: int | None = None
+    events: int | None = None
+    seed: int | None = None
+    sample_customers: int = 200
+    verify: bool = False
+    train_params: Path | None = None
+    train_max_iter: int | None = None
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far (VmHWM), in MiB."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    # ru_maxrss is in KiB on Linux, bytes on macOS.
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
+
+
+class Clock:
+    """Wall time and peak memory of the measured parts of a step."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, dict[str, float]] = {}
+
+    @contextlib.contextmanager
+    def measure(self, part: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self.parts[part] = {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
+
+
+StepFunction = Callable[[StepContext, Clock], dict[str, Any]]
+
+
+def _require(value: Any, name: str, step: str) -> Any:
+    if value is None:
+        raise ValueError(f"step {step} needs --{name.replace('_', '-')}")
+    return value
+
+
+# --- Setup: generate, build, train (run on a cache miss) ---
+
+
+def generation(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """The synthetic generator writing the raw Parquet folder (``dvc repro generate``)."""
+    from helpers import raw_data
+
+    raw_dir = _require(context.raw_dir, "raw_dir", "generation")
+    customers = _require(context.customers, "customers", "generation")
+    events = _require(context.events, "events", "generation")
+    with clock.measure("generation"):
+        manifest = raw_data.write_synthetic(raw_dir, customers, context.seed, events / customers, progress=False)
+    return {"rows": manifest["rows"]}
+
+
+def warehouse_build(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """The warehouse built from the raw folder through ingest (``dvc repro warehouse``)."""
+    from helpers import raw_data
+
+    raw_dir = _require(context.raw_dir, "raw_dir", "warehouse_build")
+    with clock.measure("warehouse_build"):
+        metadata = raw_data.build_from_raw_dir(raw_dir, context.warehouse)
+    return {"row_counts": metadata["row_counts"], "content_hash": metadata["content_hash"]}
+
+
+def train_models(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """Both models trained and registered with ``training.train_all`` into the cache."""
+    from helpers import training
+
+    params = training.load_params(context.train_params)
+    if context.train_max_iter is not None:
+        for model in ("churn_model", "risk_model"):
+            params[model]["params"]["max_iter"] = context.train_max_iter
+    models_dir = _require(context.models_dir, "models_dir", "train_models")
+    with clock.measure("train_models"):
+        written = training.train_all(params, context.warehouse, models_dir, context.metrics_dir)
+    return {
+        "max_iter": {model: params[model]["params"]["max_iter"] for model in ("churn_model", "risk_model")},
+        "versions": {name: metadata.get("version") for name, metadata in written.items()},
+    }
+
+
+# --- Steps of the suite, on the finished warehouse ---
+
+
+def validate(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """Every declared data test on the warehouse."""
+    from helpers import warehouse
+
+    with clock.measure("validate"):
+        problems = warehouse.validate(context.warehouse)
+    return {"problems": len(problems)}
+
+
+def _connection(context: StepContext):
+    from helpers import warehouse
+
+    return warehouse.get_connection(read_only=True, path=context.warehouse)
+
+
+def snapshot(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """``features.snapshot`` at the as-of date (connection opening included, as in every step)."""
+    from helpers import features
+
+    with clock.measure("snapshot"):
+        with _connection(context) as con:
+            frame = features.snapshot(con, context.as_of)
+    return {"rows": len(frame)}
+
+
+def mrr_movements(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """The monthly MRR roll-forward over the whole history."""
+    from helpers import revenue
+
+    with clock.measure("mrr_movements"):
+        with _connection(context) as con:
+            frame = revenue.mrr_movements(con)
+    return {"rows": len(frame)}
+
+
+def _retention(kind: str) -> StepFunction:
+    def run(context: StepContext, clock: Clock) -> dict[str, Any]:
+        from helpers import cohorts
+
+        with clock.measure(f"retention_{kind}"):
+            with _connection(context) as con:
+                frame = cohorts.retention_table(con, kind=kind)
+        return {"rows": len(frame)}
+
+    run.__doc__ = f"``cohorts.retention_table`` of kind {kind!r} (tidy)."
+    return run
+
+
+def kaplan_meier_by_plan_tier(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """Tenure table at the as-of date and one Kaplan-Meier curve per plan tier."""
+    from helpers import survival
+
+    with clock.measure("kaplan_meier_by_plan_tier"):
+        with _connection(context) as con:
+            table = survival.tenure_table(con, context.as_of, segment="plan_tier")
+        curves = survival.kaplan_meier_by_group(
+            table["duration_months"].to_numpy(), table["churned"].to_numpy(), table["plan_tier"].to_numpy()
+        )
+    return {"customers": len(table), "rows": len(curves)}
+
+
+def score_customers(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """Both models loaded from the registry (hash-checked) and every paying customer scored."""
+    from helpers import churn_model, registry, risk_model, scoring  # noqa: F401  (sklearn imported untimed)
+
+    models_dir = _require(context.models_dir, "models_dir", "score_customers")
+    with clock.measure("score_customers"):
+        churn = registry.load_model("churn_model", models_dir)
+        risk = registry.load_model("risk_model", models_dir)
+        with _connection(context) as con:
+            scores = scoring.score_customers(con, context.as_of, churn, risk)
+    return {"rows": len(scores)}
+
+
+def score_customers_one_thread(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """``score_customers`` with OpenMP limited to one thread, as the report notebooks run it.
+
+    helpers.notebook.limited_threads does the same: scikit-learn's per-call
+    OpenMP threads spin-wait, which on a busy machine multiplies the cost of
+    scoring's many batch predictions.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from helpers import churn_model, registry, risk_model, scoring  # noqa: F401  (sklearn imported untimed)
+
+    models_dir = _require(context.models_dir, "models_dir", "score_customers_one_thread")
+    with clock.measure("score_customers_one_thread"):
+        with threadpool_limits(limits=1, user_api="openmp"):
+            churn = registry.load_model("churn_model", models_dir)
+            risk = registry.load_model("risk_model", models_dir)
+            with _connection(context) as con:
+                scores = scoring.score_customers(con, context.as_of, churn, risk)
+    return {"rows": len(scores)}
+
+
+# --- Reference points ---
+
+
+def floor_single_query(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """The snapshot's event features in one hand-written GROUP BY (bench/sql)."""
+    from bench import reference
+
+    with clock.measure("floor_single_query"):
+        with _connection(context) as con:
+            aggregates = reference.floor_event_aggregates(con, context.as_of)
+    info: dict[str, Any] = {"rows": len(aggregates)}
+    if context.verify:
+        info.update(_verify(context, reference.event_features(aggregates, context.as_of)))
+    return info
+
+
+def per_customer_loop(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """The seed's loop, one repository call and connection per customer, on a sample.
+
+    The population (customers the snapshot scores) and the sample are chosen
+    untimed; the parent extrapolates the sample's time to the population.
+    """
+    from bench import reference
+    from helpers import features
+
+    with _connection(context) as con:
+        population = features.snapshot(con, context.as_of)[["customer_id", "events_30d"]]
+    sample = reference.evenly_spaced(population["customer_id"].tolist(), context.sample_customers)
+    with clock.measure("per_customer_loop"):
+        counts = reference.per_customer_event_counts(context.warehouse, sample, context.as_of, days=30)
+    expected = population.set_index("customer_id").loc[sample, "events_30d"].tolist()
+    return {
+        "population": len(population),
+        "sample_customers": len(sample),
+        "matches_snapshot": counts == expected,
+    }
+
+
+def pandas_groupby(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """Raw events loaded into pandas (one part), then the event features by groupby (another)."""
+    from bench import reference
+
+    with clock.measure("pandas_load_events"):
+        with _connection(context) as con:
+            events = reference.load_events(con, context.as_of)
+    with clock.measure("pandas_groupby"):
+        aggregates = reference.pandas_event_aggregates(events, context.as_of)
+    info: dict[str, Any] = {"events_loaded": len(events), "rows": len(aggregates)}
+    del events
+    if context.verify:
+        info.update(_verify(context, reference.event_features(aggregates, context.as_of)))
+    return info
+
+
+def process_baseline(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """Nothing but the imports every step pays: the floor under every peak RSS."""
+    from helpers import churn_model, cohorts, features, revenue, risk_model, scoring, survival  # noqa: F401
+
+    with clock.measure("process_baseline"):
+        pass
+    return {}
+
+
+def _verify(context: StepContext, reference_features) -> dict[str, Any]:
+    """Compare reference event features with the snapshot at the same as-of (untimed)."""
+    from bench import reference
+    from helpers import features
+
+    with _connection(context) as con:
+        frame = features.snapshot(con, context.as_of)
+    differences = reference.compare_with_snapshot(frame, reference_features)
+    return {"matches_snapshot": not differences, "differences": differences}
+
+
+SETUP_STEPS: dict[str, StepFunction] = {
+    "generation": generation,
+    "warehouse_build": warehouse_build,
+    "train_models": train_models,
+}
+SUITE_STEPS: dict[str, StepFunction] = {
+    "validate": validate,
+    "snapshot": snapshot,
+    "mrr_movements": mrr_movements,
+    "retention_logo": _retention("logo"),
+    "retention_revenue": _retention("revenue"),
+    "kaplan_meier_by_plan_tier": kaplan_meier_by_plan_tier,
+    "score_customers": score_customers,
+    "score_customers_one_thread": score_customers_one_thread,
+}
+# Steps that need the trained models.
+SCORING_STEPS: tuple[str, ...] = ("score_customers", "score_customers_one_thread")
+REFERENCE_STEPS: dict[str, StepFunction] = {
+    "floor_single_query": floor_single_query,
+    "per_customer_loop": per_customer_loop,
+    "pandas_groupby": pandas_groupby,
+    "process_baseline": process_baseline,
+}
+ALL_STEPS: dict[str, StepFunction] = SETUP_STEPS | SUITE_STEPS | REFERENCE_STEPS
