@@ -37,3 +37,12 @@ def models_dir() -> Path:
 def reports_dir() -> Path:
     """Folder of generated reports: ``$REPORTS_DIR`` or ``reports/``."""
     return _from_env("REPORTS_DIR", PROJECT_ROOT / "reports")
+
+
+def build_memory_limit() -> str:
+    """DuckDB memory cap of a warehouse build: ``$WAREHOUSE_BUILD_MEMORY`` or 2GB.
+
+    The primary-key index of usage_events must fit in it (about 1.3 GB for 20M
+    events); raise it for larger data, e.g. ``WAREHOUSE_BUILD_MEMORY=8GB``.
+    """
+    return os.environ.get("WAREHOUSE_BUILD_MEMORY", "2GB")
