@@ -184,9 +184,10 @@ def run_reports(
         ReportError: bad parameter or report name (nothing ran), or a notebook failed
             (its executed copy is kept under ``failed/``; nothing was published).
     """
-    warehouse_file = Path(warehouse_path) if warehouse_path else config.warehouse_path()
-    models_folder = Path(models_dir) if models_dir else config.models_dir()
-    reports_folder = Path(reports_dir) if reports_dir else config.reports_dir()
+    # Absolute: the notebooks run with their own folder as working directory.
+    warehouse_file = Path(warehouse_path).resolve() if warehouse_path else config.warehouse_path()
+    models_folder = Path(models_dir).resolve() if models_dir else config.models_dir()
+    reports_folder = Path(reports_dir).resolve() if reports_dir else config.reports_dir()
     with warehouse.get_connection(path=warehouse_file) as con:
         as_of_date = resolve_as_of(con, as_of)
         content_hash = warehouse.read_metadata(con)["content_hash"]

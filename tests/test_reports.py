@@ -111,3 +111,14 @@ def test_every_report_notebook_declares_the_runner_parameters():
     for name, notebook in reports.REPORT_NOTEBOOKS.items():
         declared = reports.notebook_parameters(reports.config.NOTEBOOKS_DIR / notebook)
         assert {"as_of", "warehouse_path"} <= set(declared), name
+
+
+def test_relative_paths_reach_the_notebooks_as_absolute_ones(setup, monkeypatch):
+    # Notebooks run in their own folder: a path relative to the caller must not be read from there.
+    monkeypatch.chdir(setup["warehouse_path"].parent)
+    folder = run_reports(
+        as_of="2024-07-01", reports=["hello"], notebooks_dir=FIXTURES, catalog=CATALOG,
+        warehouse_path=Path(setup["warehouse_path"].name), reports_dir=Path("reports"), models_dir=Path("models"),
+    )
+    assert "2 customers" in (folder / "hello_report.html").read_text()
+    assert json.loads((folder / "run.json").read_text())["parameters"]["hello"]["warehouse_path"] == str(setup["warehouse_path"])
