@@ -109,13 +109,20 @@ def _cast(notebook: Path, name: str, value: Any, type_name: str | None) -> Any:
         raise ReportError(f"{notebook.name}: parameter {name} expects {type_name}, got {value!r}") from None
 
 
-def check_parameters(notebook: Path, parameters: dict[str, Any]) -> dict[str, Any]:
+def check_parameters(
+    notebook: Path, parameters: dict[str, Any], declared: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Refuse names the notebook does not declare; cast text values to the declared types.
+
+    Args:
+        notebook: the notebook the parameters are for.
+        parameters: name -> value (text values are cast).
+        declared: its parameters cell as read by notebook_parameters (read here when None).
 
     Raises:
         ReportError: naming the unknown parameter and listing the valid ones.
     """
-    declared = notebook_parameters(notebook)
+    declared = declared if declared is not None else notebook_parameters(notebook)
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
         valid = ", ".join(
@@ -135,7 +142,7 @@ def _plan(specs: list[ReportSpec], runner: dict[str, Any], extra: dict[str, Any]
     plans = []
     for spec in specs:
         wanted = {name: value for name, value in (runner | extra).items() if name in declared[spec.name]}
-        plans.append((spec, check_parameters(spec.notebook, wanted)))
+        plans.append((spec, check_parameters(spec.notebook, wanted, declared[spec.name])))
     return plans
 
 
