@@ -65,7 +65,8 @@ events as (
         e.customer_id,
         -- Whole days before as_of: 1 = the day before. "Last N days" is
         -- days_ago <= N, i.e. [as_of - N days, as_of), as in the repositories.
-        p.as_of - cast(e."timestamp" as date) as days_ago,
+        -- date_diff, not date - date: on Spark that difference is an interval.
+        date_diff('day', cast(e."timestamp" as date), p.as_of) as days_ago,
         e."timestamp",
         e.event_type,
         e.feature_adoption_score
@@ -95,7 +96,8 @@ event_features as (
 
 -- Apart from the other event features: a distinct count inside the main
 -- aggregate made DuckDB hash every event by type (half the query at 20M
--- events); reading only the last 30 days here halves the snapshot's time.
+-- events), and Spark expand every event row for it; reading only the last
+-- 30 days here halves the snapshot's time.
 recent_event_types as (
     select
         e.customer_id,
@@ -109,7 +111,7 @@ recent_event_types as (
 tickets as (
     select
         t.customer_id,
-        p.as_of - cast(t.created_at as date) as days_ago,
+        date_diff('day', cast(t.created_at as date), p.as_of) as days_ago,
         t.priority,
         -- A resolution on or after as_of is the future: the ticket is open.
         t.resolved_at is null or t.resolved_at >= p.as_of_ts as open_at_as_of
@@ -147,7 +149,7 @@ final as (
         p.as_of,
         pop.plan_tier,
         pop.industry,
-        p.as_of - pop.signup_date as tenure_days,
+        cast(date_diff('day', pop.signup_date, p.as_of) as bigint) as tenure_days,
         cast(pop.mrr_current as double) as mrr_current,
         cast(pop.mrr_current - pop.mrr_30d_ago as double) as mrr_change_30d,
         cast(pop.mrr_current - pop.mrr_90d_ago as double) as mrr_change_90d,
@@ -157,11 +159,13 @@ final as (
         coalesce(ef.events_30d, 0) as events_30d,
         coalesce(ef.events_prev_30d, 0) as events_prev_30d,
         coalesce(ef.events_90d, 0) as events_90d,
-        (coalesce(ef.events_30d, 0) + 1.0) / (coalesce(ef.events_prev_30d, 0) + 1.0) as events_trend,
-        coalesce(
-            p.as_of - cast(ef.last_event_at as date),
-            p.as_of - pop.signup_date
-        ) as days_since_last_event,
+        -- A double before dividing: Spark divides decimals (1.0) into rounded decimals.
+        cast(coalesce(ef.events_30d, 0) + 1 as double) / (coalesce(ef.events_prev_30d, 0) + 1) as events_trend,
+        cast(date_diff(
+            'day',
+            coalesce(cast(ef.last_event_at as date), pop.signup_date),
+            p.as_of
+        ) as bigint) as days_since_last_event,
         coalesce(ef.adoption_30d, 0.0) as adoption_30d,
         coalesce(ef.adoption_30d, 0.0) - coalesce(ef.adoption_prev_60d, ef.adoption_30d, 0.0) as adoption_trend,
         coalesce(rt.distinct_event_types_30d, 0) as distinct_event_types_30d,

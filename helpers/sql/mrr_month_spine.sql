@@ -30,15 +30,23 @@ bounds as (
     cross join build_info
 ),
 
+-- unnest() in the select list, rather than generate_series() as a table
+-- in the from clause, so that Spark gets the same series as
+-- explode(sequence(...)) (helpers/spark.py translates every query).
+spine as (
+    select
+        unnest(generate_series(
+            cast(bounds.first_month as timestamp),
+            cast(bounds.last_month as timestamp),
+            interval 1 month
+        )) as month_start
+    from bounds
+),
+
 months as (
     select
-        cast(spine.month_start as date) as month
-    from bounds
-    cross join generate_series(
-        cast(bounds.first_month as timestamp),
-        cast(bounds.last_month as timestamp),
-        interval 1 month
-    ) as spine (month_start)
+        cast(month_start as date) as month
+    from spine
 ),
 
 final as (

@@ -8,7 +8,7 @@
 --   grr_ttm, nrr_ttm: the same over the customers active 12 months earlier,
 --     each customer's current MRR capped at its MRR then for grr_ttm
 --   quick_ratio = (new + reactivation + expansion) / -(contraction + churn)
---   arpa = ending MRR / active customers, rounded to cents
+--   arpa = ending MRR / active customers, rounded half up to the cent (exact)
 with movements as (
     {movements}
 ),
@@ -47,8 +47,16 @@ final as (
             / nullif(cast(twelve_months_on.base_mrr as double), 0) as nrr_ttm,
         cast(movements.new + movements.reactivation + movements.expansion as double)
             / nullif(cast(-(movements.contraction + movements.churn) as double), 0) as quick_ratio,
-        cast(round(cast(movements.ending_mrr as double) / nullif(movements.active_customers, 0), 2)
-            as decimal(18, 2)) as arpa
+        -- Half up to the cent in integer arithmetic: round() of a double
+        -- rounds an exact half cent (2.01 / 2) down on DuckDB and up on Spark.
+        cast(
+            cast(
+                (cast(movements.ending_mrr * 100 as bigint) * 2 + movements.active_customers)
+                    // nullif(movements.active_customers * 2, 0)
+                as decimal(18, 0)
+            ) * 0.01
+            as decimal(18, 2)
+        ) as arpa
     from movements
     left join twelve_months_on
         on twelve_months_on.month = movements.month
