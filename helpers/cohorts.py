@@ -9,11 +9,11 @@ its new-business MRR (its MRR in month c). SQL: ``helpers/sql/cohort_retention.s
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 
 from helpers.queries import load_sql
 from helpers.dates import DateLike
+from helpers.engine import Connection
 from helpers.queries import fetch_frame
 from helpers.revenue import customer_months_sql, month_bounds
 
@@ -21,7 +21,7 @@ RETENTION_KINDS = ("logo", "revenue")
 
 
 def retention_table(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     kind: str = "logo",
     start: DateLike | None = None,
     end: DateLike | None = None,
@@ -30,7 +30,7 @@ def retention_table(
     """Retention of each cohort by age in months, tidy or as a cohort x age matrix.
 
     Args:
-        con: an open warehouse connection.
+        con: an open warehouse connection, or a SparkSession (see ``helpers.engine``).
         kind: ``"logo"`` (share of the cohort's customers active) or ``"revenue"``
             (cohort MRR / the cohort's new-business MRR; can exceed 1).
         start, end: first and last cohort month (any day of it; None = unbounded);

@@ -3,20 +3,21 @@
 Each rule is declared once here (in the manner of dbt's unique / not_null /
 accepted_values / relationships tests) and rendered from a SQL template in
 ``helpers/sql/tests``. The same rules check a finished warehouse
-(``validate``) and the staging tables of a build or an ingest, where each
-failing row also carries its row number in the input file.
+(``validate``), the staging tables of a build or an ingest, where each
+failing row also carries its row number in the input file, and the same
+tables read by Spark (``helpers.spark.validate``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
-
 from helpers.domain import EventType, Industry, PlanTier, TicketPriority
-from helpers.queries import fetch_row, load_sql
+from helpers.engine import Connection, is_spark
+from helpers.queries import fetch_rows, load_sql
 
 # Primary key of each table, used to name failing rows.
 TABLE_KEYS: dict[str, str] = {
@@ -27,6 +28,7 @@ TABLE_KEYS: dict[str, str] = {
 }
 
 EXAMPLES_PER_PROBLEM = 5
+SPARK_CONCURRENT_TESTS = 4  # data tests submitted at once on a SparkSession
 
 
 @dataclass(frozen=True)
@@ -272,16 +274,17 @@ def _quoted(column: str) -> str:
 
 
 def run_data_tests(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     schema: str = "raw",
     data_end: dt.date | None = None,
     tests: tuple[DataTest, ...] = DATA_TESTS,
     with_source_rows: bool = False,
 ) -> list[Problem]:
-    """Run declared data tests against the tables of ``schema``.
+    """Run declared data tests against the tables of ``schema``, on DuckDB or Spark.
 
     Args:
-        con: an open connection to the warehouse (or to a build in progress).
+        con: an open connection to the warehouse (or to a build in progress), or a
+            SparkSession resolving ``raw.*`` (``helpers.spark.register_warehouse``).
         schema: ``raw`` for a finished warehouse, ``staging`` during a build.
         data_end: last day covered by the data; tests that need it are skipped when None.
         tests: the tests to run (all declared ones by default).
@@ -291,26 +294,32 @@ def run_data_tests(
         Every failing test as a Problem, in declaration order (empty when all pass).
     """
     row_expr = "_source_row" if with_source_rows else "cast(null as bigint)"
-    problems = []
-    for test in tests:
-        if test.needs_data_end and data_end is None:
-            continue
-        failing_rows = render_test(test, schema, row_expr)
-        summary_sql = load_sql(
-            "tests/summary", failing_rows=failing_rows, examples=str(EXAMPLES_PER_PROBLEM)
+    chosen = [test for test in tests if data_end is not None or not test.needs_data_end]
+
+    def failing_examples(test: DataTest) -> list[tuple]:
+        sql = load_sql(
+            "tests/summary",
+            failing_rows=render_test(test, schema, row_expr),
+            examples=str(EXAMPLES_PER_PROBLEM),
         )
         parameters = dict(test.parameters)
         if test.needs_data_end:
             parameters["data_end"] = data_end
-        count, examples = fetch_row(con, summary_sql, parameters)
-        if count:
-            problems.append(
-                Problem(
-                    test=test,
-                    count=int(count),
-                    examples=tuple(
-                        Example(e["key"], e["source_row"], e["value"]) for e in (examples or [])
-                    ),
-                )
-            )
-    return problems
+        return fetch_rows(con, sql, parameters)
+
+    if is_spark(con):
+        # Each test is a small Spark job; a cluster (or local mode) runs
+        # several side by side, where one after another leaves cores idle.
+        with ThreadPoolExecutor(max_workers=SPARK_CONCURRENT_TESTS) as pool:
+            results = list(pool.map(failing_examples, chosen))
+    else:
+        results = [failing_examples(test) for test in chosen]
+    return [
+        Problem(
+            test=test,
+            count=int(rows[0][0]),
+            examples=tuple(Example(key, source_row, value) for _, key, source_row, value in rows),
+        )
+        for test, rows in zip(chosen, results)
+        if rows
+    ]

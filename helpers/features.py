@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import duckdb
 import pandas as pd
 
 from helpers.dates import DateLike, to_date
 from helpers.domain import RETENTION_SIGNAL_EVENTS, EventType, Industry, PlanTier, TicketPriority
-from helpers.queries import load_sql
+from helpers.engine import Connection
+from helpers.queries import fetch_frame, load_sql
 
 LABEL = "churned"
 ID_COLUMNS = ("customer_id", "as_of")
@@ -61,11 +61,11 @@ def _check_horizon(horizon_days: object) -> int:
     return horizon_days
 
 
-def snapshot(con: duckdb.DuckDBPyConnection, as_of: DateLike, horizon_days: int = 90) -> pd.DataFrame:
+def snapshot(con: Connection, as_of: DateLike, horizon_days: int = 90) -> pd.DataFrame:
     """Features and label of every customer paying on the day before ``as_of``; one query.
 
     Args:
-        con: a warehouse connection.
+        con: a warehouse connection, or a SparkSession (``helpers.engine.connect``).
         as_of: the snapshot date; features use data strictly before it.
         horizon_days: label window length: churned in ``[as_of, as_of + horizon_days)``.
 
@@ -82,13 +82,13 @@ def snapshot(con: duckdb.DuckDBPyConnection, as_of: DateLike, horizon_days: int 
         "urgent_priorities": [TicketPriority.HIGH.value, TicketPriority.CRITICAL.value],
     }
     sql = load_sql("feature_snapshot", churn_events=load_sql("churn_events"))
-    frame = con.execute(sql, parameters).df()
+    frame = fetch_frame(con, sql, parameters)
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
     return frame
 
 
 def stacked_snapshots(
-    con: duckdb.DuckDBPyConnection, as_of_dates: Iterable[DateLike], horizon_days: int = 90
+    con: Connection, as_of_dates: Iterable[DateLike], horizon_days: int = 90
 ) -> pd.DataFrame:
     """Snapshots at several dates, one under the other (one query per date, set-based within it)."""
     frames = [snapshot(con, as_of, horizon_days) for as_of in as_of_dates]
@@ -97,6 +97,9 @@ def stacked_snapshots(
     return pd.concat(frames, ignore_index=True)
 
 
-def churn_events(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def churn_events(con: Connection) -> pd.DataFrame:
     """Every (customer_id, churn_date) at which a customer stopped paying."""
-    return con.execute(load_sql("churn_events")).df()
+    frame = fetch_frame(con, load_sql("churn_events"), {})
+    # Microseconds, as DuckDB's own pandas conversion gave (training merges on it).
+    frame["churn_date"] = frame["churn_date"].astype("datetime64[us]")
+    return frame

@@ -17,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
-import importlib
-import json
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -33,9 +31,9 @@ import pandas as pd
 import yaml
 
 from helpers import config, warehouse
+from helpers import engine as engines
 from helpers.dates import DateLike, add_months, default_as_of, month_start, to_date
 
-ENGINES: tuple[str, ...] = ("duckdb", "spark")
 MISSING = "—"  # shown in tables where a value is undefined (NaN, None)
 
 
@@ -179,61 +177,29 @@ def _merge(base: dict[str, Any], overrides: Mapping[str, Any], prefix: str) -> d
 # --- connections ---------------------------------------------------------------
 
 
-def _check_engine(engine: str) -> str:
-    name = str(engine).strip().lower()
-    if name not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}; got {engine!r}")
-    return name
-
-
-def _spark_engine():
-    """``helpers.engine``, imported only when a notebook asks for Spark."""
-    try:
-        return importlib.import_module("helpers.engine")
-    except ModuleNotFoundError as error:
-        if error.name not in ("helpers.engine", "pyspark") and not str(error.name).startswith("pyspark."):
-            raise
-        missing = "pyspark is not installed" if error.name != "helpers.engine" else "helpers.engine is not available in this checkout"
-        raise RuntimeError(
-            f"engine='spark' needs the Spark engine, but {missing}. Install the Spark extra "
-            "(and make sure helpers/engine.py is present), or run the notebook with engine='duckdb'."
-        ) from error
-
-
 @contextlib.contextmanager
 def connect(
     engine: str = "duckdb", warehouse_path: str | os.PathLike | None = "", parquet_dir: str | os.PathLike | None = ""
 ) -> Iterator[Any]:
-    """Open the warehouse with the chosen engine; closed on exit.
+    """Open the warehouse with the chosen engine (``helpers.engine.connect``); closed on exit.
 
     Args:
-        engine: ``"duckdb"`` (read-only DuckDB connection to the file) or
-            ``"spark"`` (delegated to ``helpers.engine.connect("spark", parquet_dir=...)``,
-            imported only then).
+        engine: ``"duckdb"`` (read-only connection to the warehouse file) or ``"spark"``.
         warehouse_path: DuckDB: the notebook's parameter (empty: the default warehouse).
         parquet_dir: Spark: a folder written by ``python -m helpers export --parquet DIR``
-            (empty: the tables the Spark session already resolves).
+            (empty: ``$WAREHOUSE_PARQUET_DIR``, else the tables the Spark session already resolves).
 
     Yields:
         A connection the ``helpers`` query functions accept.
     """
-    name = _check_engine(engine)
-    if name == "duckdb":
-        with warehouse.get_connection(read_only=True, path=resolve_warehouse_path(warehouse_path)) as con:
-            yield con
-        return
     folder = str(parquet_dir).strip() if parquet_dir is not None else ""
-    opened = _spark_engine().connect("spark", parquet_dir=Path(folder).expanduser().resolve() if folder else None)
-    if hasattr(opened, "__enter__"):
-        with opened as con:
-            yield con
-        return
-    try:
-        yield opened
-    finally:
-        close = getattr(opened, "close", None)
-        if callable(close):
-            close()
+    with engines.connect(
+        engines.check_engine(engine),
+        warehouse_path=resolve_warehouse_path(warehouse_path),
+        # Relative to the working directory the user ran the report from, not the kernel's.
+        parquet_dir=Path(folder).expanduser().resolve() if folder else None,
+    ) as con:
+        yield con
 
 
 @dataclass
@@ -304,38 +270,20 @@ def open_report(
     stack = contextlib.ExitStack()
     try:
         con = stack.enter_context(connect(engine, warehouse_path, parquet_dir))
-        metadata = read_build_metadata(con)
+        metadata = warehouse.read_metadata(con)
         as_of_date = resolve_as_of(as_of, metadata["data_start"], metadata["data_end"])
     except BaseException:
         stack.close()
         raise
     return ReportContext(
         con=con,
-        engine=_check_engine(engine),
+        engine=engines.check_engine(engine),
         as_of=as_of_date,
         warehouse_path=resolve_warehouse_path(warehouse_path),
         models_dir=resolve_models_dir(models_dir),
         metadata=metadata,
         _stack=stack,
     )
-
-
-def read_build_metadata(con: Any) -> dict[str, Any]:
-    """``meta.build_info`` of the warehouse, on either engine (``warehouse.read_metadata`` for DuckDB)."""
-    if isinstance(con, duckdb.DuckDBPyConnection):
-        return warehouse.read_metadata(con)
-    from helpers.queries import fetch_frame
-
-    frame = fetch_frame(con, "select * from meta.build_info", {})
-    if frame.empty:
-        raise warehouse.WarehouseError("the warehouse has no build metadata; rebuild or re-export it")
-    record = frame.iloc[0].to_dict()
-    for column in ("row_counts", "table_hashes", "inputs"):
-        if isinstance(record.get(column), str):
-            record[column] = json.loads(record[column])
-    for column in ("data_start", "data_end"):
-        record[column] = pd.Timestamp(record[column]).date()
-    return record
 
 
 @contextlib.contextmanager

@@ -1,9 +1,10 @@
-"""Load the SQL files shipped in ``helpers/sql``.
+"""Load the SQL files shipped in ``helpers/sql`` and run them on DuckDB or Spark.
 
 Values always travel as bound parameters (``$name`` in the SQL). The only
 text substituted into SQL is identifiers (schema, table, column names) and
 vocabulary literals that come from this package's own declarations, never
-from user input.
+from user input. The queries are written for DuckDB; on a SparkSession the
+same text is translated by ``helpers.spark`` (one source of truth per query).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from helpers.config import SQL_DIR
+from helpers.engine import Connection, check_connection, is_spark
 
 
 @lru_cache(maxsize=None)
@@ -40,17 +42,23 @@ def load_sql(name: str, **identifiers: str) -> str:
     return text.format(**identifiers) if identifiers else text
 
 
-def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, Any]) -> pd.DataFrame:
+def fetch_frame(con: Connection, sql: str, parameters: dict[str, Any]) -> pd.DataFrame:
     """Run a query with bound parameters and return a DataFrame with exact decimals.
 
     Args:
-        con: an open warehouse connection.
-        sql: the query text.
+        con: an open warehouse connection, or a SparkSession (see ``helpers.engine``).
+        sql: the query text (DuckDB SQL, as ``load_sql`` returns it).
         parameters: values for its ``$name`` parameters.
 
     Returns:
-        The rows; DECIMAL columns hold ``Decimal`` objects and date columns Timestamps.
+        The rows; DECIMAL columns hold ``Decimal`` objects and date columns Timestamps,
+        whichever the engine.
     """
+    check_connection(con)
+    if is_spark(con):
+        from helpers import spark
+
+        return arrow_to_frame(spark.arrow_table(con, sql, parameters))
     # A cursor (a child connection to the same database) keeps this query clear
     # of a result the caller left half-read on ``con``: DuckDB 2 refuses new
     # relational work on a connection with an unfinished execute() result.
@@ -62,6 +70,11 @@ def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, 
         table = to_arrow()
     finally:
         cursor.close()
+    return arrow_to_frame(table)
+
+
+def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow rows to pandas the same way for every engine: Decimal money, Timestamp dates."""
     frame = table.to_pandas()
     for field in table.schema:
         # Arrow hands DATE columns over as Python dates; Timestamps sort, plot and merge better.
@@ -70,11 +83,26 @@ def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, 
     return frame
 
 
-def fetch_row(con: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, Any] | None = None) -> tuple:
+def fetch_rows(con: Connection, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
+    """Every row of a (small) query as tuples, on DuckDB or Spark; Python dates, ints and Decimals."""
+    check_connection(con)
+    if is_spark(con):
+        from helpers import spark
+
+        return [tuple(row) for row in spark.query(con, sql, parameters).collect()]
+    return con.execute(sql, parameters or {}).fetchall()
+
+
+def fetch_row(con: Connection, sql: str, parameters: dict[str, Any] | None = None) -> tuple:
     """The first row of a query (None when it has none), with the result fully drained.
 
     DuckDB 2 keeps a connection busy while an execute() result is only partly
     fetched (fetchone), which breaks the caller's next ``con.sql``; fetchall does not.
+    On a SparkSession the query is translated like ``fetch_frame``'s.
     """
+    if is_spark(con):
+        from helpers import spark
+
+        return spark.first_row(con, sql, parameters)
     rows = con.execute(sql, parameters or {}).fetchall()
     return rows[0] if rows else None

@@ -9,16 +9,19 @@ docs/metrics.md (ARCHITECTURE section 5); the SQL is in
 Money comes back as ``decimal.Decimal`` (the rows travel through Arrow, since
 DuckDB's ``.df()`` would turn DECIMAL into float); ratios are floats, NaN
 where undefined. Months are pandas Timestamps of the first day of the month.
+
+Every function takes a DuckDB connection or a SparkSession: the same SQL
+files run on both (``helpers.engine``, ``helpers.spark``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pandas as pd
 
 from helpers.dates import DateLike, to_date
+from helpers.engine import Connection
 from helpers.queries import fetch_frame, load_sql
 
 
@@ -71,12 +74,12 @@ def _movements_sql() -> str:
 
 
 def mrr_by_customer_month(
-    con: duckdb.DuckDBPyConnection, start: DateLike | None = None, end: DateLike | None = None
+    con: Connection, start: DateLike | None = None, end: DateLike | None = None
 ) -> pd.DataFrame:
     """Each customer's MRR in each month it is active (MRR > 0).
 
     Args:
-        con: an open warehouse connection.
+        con: an open warehouse connection, or a SparkSession (see ``helpers.engine``).
         start, end: first and last month (any day of it; None = the whole history).
 
     Returns:
@@ -87,12 +90,12 @@ def mrr_by_customer_month(
 
 
 def customer_movements(
-    con: duckdb.DuckDBPyConnection, start: DateLike | None = None, end: DateLike | None = None
+    con: Connection, start: DateLike | None = None, end: DateLike | None = None
 ) -> pd.DataFrame:
     """Each customer's MRR movement per month: who is new, reactivated, expanded, contracted or churned.
 
     Args:
-        con: an open warehouse connection.
+        con: an open warehouse connection, or a SparkSession (see ``helpers.engine``).
         start, end: first and last month (any day of it; None = the whole history).
             Movements are classified over the whole history either way.
 
@@ -105,7 +108,7 @@ def customer_movements(
 
 
 def mrr_movements(
-    con: duckdb.DuckDBPyConnection, start: DateLike | None = None, end: DateLike | None = None
+    con: Connection, start: DateLike | None = None, end: DateLike | None = None
 ) -> pd.DataFrame:
     """The monthly MRR roll-forward with its movements and customer counts.
 
@@ -114,7 +117,7 @@ def mrr_movements(
     last churn is counted.
 
     Args:
-        con: an open warehouse connection.
+        con: an open warehouse connection, or a SparkSession (see ``helpers.engine``).
         start, end: first and last month (any day of it; None = the whole history).
 
     Returns:
@@ -128,12 +131,12 @@ def mrr_movements(
 
 
 def retention_metrics(
-    con: duckdb.DuckDBPyConnection, start: DateLike | None = None, end: DateLike | None = None
+    con: Connection, start: DateLike | None = None, end: DateLike | None = None
 ) -> pd.DataFrame:
     """Monthly logo churn, gross and net revenue retention (monthly and trailing 12 months), quick ratio, ARPA.
 
     Args:
-        con: an open warehouse connection.
+        con: an open warehouse connection, or a SparkSession (see ``helpers.engine``).
         start, end: first and last month (any day of it; None = the whole history).
 
     Returns:

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from helpers.queries import load_sql
 from helpers.dates import DateLike, to_date
+from helpers.engine import Connection
 from helpers.queries import fetch_frame
 
 # Average Gregorian month (365.2425 / 12 days): tenure in months = days / this.
@@ -208,7 +208,7 @@ def logrank_test(durations: ArrayLike, events: ArrayLike, groups: ArrayLike) -> 
 
 
 def tenure_table(
-    con: duckdb.DuckDBPyConnection, as_of: DateLike, segment: str | None = None
+    con: Connection, as_of: DateLike, segment: str | None = None
 ) -> pd.DataFrame:
     """Per-customer tenure as known on ``as_of``: the durations and events for Kaplan-Meier.
 
@@ -218,7 +218,7 @@ def tenure_table(
     churn after ``as_of`` is not known yet and counts as censored.
 
     Args:
-        con: an open warehouse connection.
+        con: an open warehouse connection, or a SparkSession (see ``helpers.engine``).
         as_of: the observation date (explicit; never the clock).
         segment: optional customer column to add, one of TENURE_SEGMENTS.
 
@@ -240,7 +240,7 @@ def tenure_table(
 
 
 def tenure_curves(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     as_of: DateLike,
     segment: str | None = None,
     unit: str = "months",
@@ -249,7 +249,7 @@ def tenure_curves(
     """Kaplan-Meier curves of tenure on ``as_of``, overall or per segment.
 
     Args:
-        con: an open warehouse connection.
+        con: an open warehouse connection, or a SparkSession (see ``helpers.engine``).
         as_of: the observation date.
         segment: None for one curve, else one of TENURE_SEGMENTS.
         unit: ``"months"`` or ``"days"``.

@@ -25,7 +25,8 @@ import pandas as pd
 from helpers import config
 from helpers.data_tests import TABLE_KEYS, Problem, run_data_tests
 from helpers.domain import EventType, Industry, PlanTier, TicketPriority
-from helpers.queries import fetch_row, load_sql
+from helpers.engine import Connection
+from helpers.queries import fetch_frame, fetch_row, load_sql
 
 SCHEMA_VERSION = 1
 
@@ -259,22 +260,22 @@ def build(
     return metadata
 
 
-def read_metadata(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """The build metadata of an open warehouse, JSON columns decoded."""
-    frame = con.execute("select * from meta.build_info").df()
+def read_metadata(con: Connection) -> dict[str, Any]:
+    """The build metadata of an open warehouse (DuckDB, or a SparkSession over its export), JSON decoded."""
+    frame = fetch_frame(con, "select * from meta.build_info", {})
     if frame.empty:
-        raise WarehouseError("the warehouse has no build metadata; rebuild it")
+        raise WarehouseError("the warehouse has no build metadata; rebuild it (or export it again for Spark)")
     record = frame.iloc[0].to_dict()
     for column in ("row_counts", "table_hashes", "inputs"):
-        if record.get(column) is not None:
+        if isinstance(record.get(column), str):
             record[column] = json.loads(record[column])
     for column in ("data_start", "data_end"):
         record[column] = pd.Timestamp(record[column]).date()
     return record
 
 
-def data_end(con: duckdb.DuckDBPyConnection) -> dt.date:
-    """The last day covered by the warehouse's data (not the clock)."""
+def data_end(con: Connection) -> dt.date:
+    """The last day covered by the warehouse's data (not the clock); DuckDB or Spark."""
     return fetch_row(con, "select data_end from meta.build_info")[0]
 
 

@@ -106,38 +106,6 @@ def test_unknown_engine_is_refused():
             pass
 
 
-def test_spark_without_the_engine_module_says_what_to_do(monkeypatch):
-    monkeypatch.setitem(sys.modules, "helpers.engine", None)  # makes the import fail
-    with pytest.raises(RuntimeError, match="engine='duckdb'"):
-        with nb.connect("spark"):
-            pass
-
-
-def test_spark_delegates_to_helpers_engine(monkeypatch, tmp_path):
-    calls = []
-
-    class FakeSession:
-        closed = False
-
-        def close(self):
-            self.closed = True
-
-    session = FakeSession()
-
-    def connect(engine, parquet_dir=None):
-        calls.append((engine, parquet_dir))
-        return session
-
-    monkeypatch.setitem(sys.modules, "helpers.engine", types.SimpleNamespace(connect=connect))
-    with nb.connect("Spark", parquet_dir=str(tmp_path)) as con:
-        assert con is session
-    assert calls == [("spark", tmp_path)]
-    assert session.closed
-    with nb.connect("spark"):
-        pass
-    assert calls[-1] == ("spark", None)  # no folder: the session's own tables
-
-
 # --- parameters -----------------------------------------------------------------------
 
 
