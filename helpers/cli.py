@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="python -m helpers",
-        description="Churn and cohort analytics suite: build, check and summarize the warehouse.",
+        description="Churn and cohort analytics suite: build, check, summarize and export the warehouse, "
+                    "train the models, run the reports.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -114,9 +115,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser(
         "validate", help="run the data tests; exit 0 only when no problem is found",
-        description="Run every declared data test against the warehouse and list the problems.",
+        description="Run every declared data test against the warehouse and list the problems. "
+                    "With --engine spark, the same tests run on Spark over the exported tables.",
     )
+    validate.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                          help="duckdb: the warehouse file (default); spark: tables read by Spark")
+    validate.add_argument("--parquet", type=Path, default=None, metavar="DIR",
+                          help="engine spark: a folder written by `export --parquet` "
+                               "(default: $WAREHOUSE_PARQUET_DIR, else the session's own tables)")
     _warehouse_argument(validate)
+
+    export = commands.add_parser(
+        "export", help="write the warehouse tables as Parquet files (for Spark)",
+        description="Write raw.* and meta.build_info as DIR/<table>.parquet with the warehouse's types. "
+                    "Copy the folder where the cluster reads (s3a://, abfss://, hdfs://) and pass it as parquet_dir.",
+    )
+    export.add_argument("--parquet", type=Path, required=True, metavar="DIR", help="the output folder")
+    _warehouse_argument(export)
 
     summary = commands.add_parser("summary", help="print what the warehouse holds",
                                   description="Print the build metadata and a per-table summary.")
@@ -138,6 +153,18 @@ def _print_summary(path: Path | None) -> None:
     print(table.to_string(index=False))
 
 
+def _validate(engine: str, warehouse_path: Path | None, parquet_dir: Path | None) -> list:
+    from helpers import warehouse
+
+    if engine == "duckdb":
+        return warehouse.validate(warehouse_path)
+    from helpers import engine as engines
+    from helpers import spark
+
+    with engines.connect("spark", parquet_dir=parquet_dir) as session:
+        return spark.validate(session)
+
+
 def _report_error() -> type[Exception]:
     # Imported lazily: papermill and nbconvert are only needed for report runs.
     try:
@@ -152,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from helpers import warehouse
     from helpers.ingest import IngestError
+    from helpers.spark import SparkEngineError
 
     try:
         if args.command == "generate" and args.raw_dir is not None:
@@ -198,14 +226,20 @@ def main(argv: list[str] | None = None) -> int:
             ingest(args.customers, args.subscriptions, args.events, args.tickets, args.warehouse, args.data_end)
             _print_summary(args.warehouse)
         elif args.command == "validate":
-            problems = warehouse.validate(args.warehouse)
+            problems = _validate(args.engine, args.warehouse, args.parquet)
             for problem in problems:
                 print(f"- {problem.describe()}")
             print(f"{len(problems)} problem(s) found")
             return 1 if problems else 0
         elif args.command == "summary":
             _print_summary(args.warehouse)
-    except (IngestError, warehouse.WarehouseError, FileNotFoundError, ValueError, _report_error()) as error:
+        elif args.command == "export":
+            from helpers.export import export_parquet
+
+            for table, path in export_parquet(args.parquet, args.warehouse).items():
+                print(f"{table}: {path}")
+    except (IngestError, warehouse.WarehouseError, FileNotFoundError, ValueError,
+            SparkEngineError, _report_error()) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

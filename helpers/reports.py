@@ -27,6 +27,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 from helpers import config, registry, warehouse
+from helpers import engine as engines
 from helpers.dates import resolve_as_of
 
 # Report name -> notebook. The training notebook is not a report: the DVC
@@ -178,7 +179,9 @@ def run_reports(
     Args:
         as_of: YYYY-MM-DD or 'auto' (the day after the last complete month in the data).
         reports: report names (see REPORT_NOTEBOOKS); all by default.
-        parameters: extra notebook parameters; each must exist in every chosen notebook.
+        parameters: extra notebook parameters; each must be declared by at least one chosen
+            notebook and goes to those that declare it. ``engine="spark"`` with
+            ``parquet_dir`` runs the reports that declare them on Spark (see helpers.engine).
         warehouse_path, models_dir, reports_dir: default to helpers.config.
         notebooks_dir: where the report notebooks live (tests use fixture notebooks).
         catalog: report name -> notebook file (default REPORT_NOTEBOOKS).
@@ -195,12 +198,22 @@ def run_reports(
     warehouse_file = Path(warehouse_path).resolve() if warehouse_path else config.warehouse_path()
     models_folder = Path(models_dir).resolve() if models_dir else config.models_dir()
     reports_folder = Path(reports_dir).resolve() if reports_dir else config.reports_dir()
-    with warehouse.get_connection(path=warehouse_file) as con:
-        as_of_date = resolve_as_of(con, as_of)
-        content_hash = warehouse.read_metadata(con)["content_hash"]
+    extra = dict(parameters or {})
+    if extra.get("parquet_dir") and "://" not in str(extra["parquet_dir"]):
+        extra["parquet_dir"] = str(Path(extra["parquet_dir"]).expanduser().resolve())
     specs = report_specs(reports, notebooks_dir, catalog)
-    runner = {"as_of": as_of_date.isoformat(), "warehouse_path": str(warehouse_file), "models_dir": str(models_folder)}
-    plans = _plan(specs, runner, parameters or {})
+    runner = {"as_of": as_of, "warehouse_path": str(warehouse_file), "models_dir": str(models_folder)}
+    # Checked before any engine starts: a misspelt name costs no Spark session.
+    plans = _plan(specs, runner, extra)
+    # The data range and content hash come from the engine the reports read,
+    # so a Spark run needs only the exported tables, not the DuckDB file.
+    engine = engines.check_engine(extra.get("engine", "duckdb"))
+    with engines.connect(engine, warehouse_path=warehouse_file, parquet_dir=extra.get("parquet_dir") or None) as con:
+        as_of_date = resolve_as_of(con, extra.get("as_of", as_of))
+        content_hash = warehouse.read_metadata(con)["content_hash"]
+    for _, values in plans:
+        if "as_of" in values:
+            values["as_of"] = as_of_date.isoformat()
 
     reports_folder.mkdir(parents=True, exist_ok=True)
     target = reports_folder / as_of_date.isoformat()
