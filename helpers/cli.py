@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from helpers import config
+from helpers.engine import ENGINES
 
 
 def _date(text: str) -> dt.date:
@@ -118,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run every declared data test against the warehouse and list the problems. "
                     "With --engine spark, the same tests run on Spark over the exported tables.",
     )
-    validate.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+    validate.add_argument("--engine", choices=ENGINES, default="duckdb",
                           help="duckdb: the warehouse file (default); spark: tables read by Spark")
     validate.add_argument("--parquet", type=Path, default=None, metavar="DIR",
                           help="engine spark: a folder written by `export --parquet` "
@@ -154,15 +155,12 @@ def _print_summary(path: Path | None) -> None:
 
 
 def _validate(engine: str, warehouse_path: Path | None, parquet_dir: Path | None) -> list:
+    from helpers import engine as engine_seam
     from helpers import warehouse
+    from helpers.data_tests import run_data_tests
 
-    if engine == "duckdb":
-        return warehouse.validate(warehouse_path)
-    from helpers import engine as engines
-    from helpers import spark
-
-    with engines.connect("spark", parquet_dir=parquet_dir) as session:
-        return spark.validate(session)
+    with engine_seam.connect(engine, warehouse_path=warehouse_path, parquet_dir=parquet_dir) as con:
+        return run_data_tests(con, "raw", warehouse.data_end(con))
 
 
 def _report_error() -> type[Exception]:

@@ -46,3 +46,18 @@ def build_memory_limit() -> str:
     events); raise it for larger data, e.g. ``WAREHOUSE_BUILD_MEMORY=8GB``.
     """
     return os.environ.get("WAREHOUSE_BUILD_MEMORY", "2GB")
+
+
+def parquet_dir(value: str | os.PathLike | None = None) -> str | None:
+    """The Parquet export the Spark engine reads: ``value``, else ``$WAREHOUSE_PARQUET_DIR``.
+
+    Local paths are made absolute here, once, because report notebooks run in
+    another working directory; storage URLs (``s3a://...``) are kept as given.
+
+    Returns:
+        The location, or None when neither is set.
+    """
+    text = str(value).strip() if value else os.environ.get("WAREHOUSE_PARQUET_DIR", "").strip()
+    if not text:
+        return None
+    return text if "://" in text else str(Path(text).expanduser().resolve())

@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Union
 
-import duckdb
 import numpy as np
 import pandas as pd
+
+from helpers.engine import Connection
 
 DateLike = Union[dt.date, str, pd.Timestamp, np.datetime64]
 
@@ -83,7 +84,7 @@ def default_as_of(data_end: dt.date) -> dt.date:
     return following if following.day == 1 else month_start(data_end)
 
 
-def resolve_as_of(con: duckdb.DuckDBPyConnection, value: DateLike | None) -> dt.date:
+def resolve_as_of(con: Connection, value: DateLike | None) -> dt.date:
     """``auto`` (or None) -> ``default_as_of`` of the warehouse; otherwise the parsed date."""
     if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
         from helpers.warehouse import data_end

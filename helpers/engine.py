@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Union
 
 import duckdb
 
+from helpers import config
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -92,8 +94,8 @@ def connect(
 
     from helpers import spark as spark_engine
 
-    parquet_dir = parquet_dir or os.environ.get("WAREHOUSE_PARQUET_DIR") or None
-    active = _active_session()
+    parquet_dir = config.parquet_dir(parquet_dir)
+    active = spark_engine.running_session()
     session = active or spark_engine.create_session(master=master)
     try:
         if parquet_dir is not None:
@@ -110,11 +112,3 @@ def connect(
     finally:
         if active is None:
             spark_engine.stop_session(session)
-
-
-def _active_session() -> SparkSession | None:
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        return None
-    return SparkSession.getActiveSession()

@@ -98,8 +98,9 @@ def stacked_snapshots(
 
 
 def churn_events(con: Connection) -> pd.DataFrame:
-    """Every (customer_id, churn_date) at which a customer stopped paying."""
+    """Every (customer_id, churn_date) at which a customer stopped paying, in that order."""
     frame = fetch_frame(con, load_sql("churn_events"), {})
     # Microseconds, as DuckDB's own pandas conversion gave (training merges on it).
     frame["churn_date"] = frame["churn_date"].astype("datetime64[us]")
-    return frame
+    # Sorted here: the SQL is also a CTE of the snapshot query, where an order would cost a sort.
+    return frame.sort_values(["customer_id", "churn_date"], ignore_index=True)

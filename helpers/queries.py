@@ -12,7 +12,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 
@@ -56,9 +55,9 @@ def fetch_frame(con: Connection, sql: str, parameters: dict[str, Any]) -> pd.Dat
     """
     check_connection(con)
     if is_spark(con):
-        from helpers import spark
+        from helpers import spark as spark_engine
 
-        return arrow_to_frame(spark.arrow_table(con, sql, parameters))
+        return arrow_to_frame(spark_engine.arrow_table(con, sql, parameters))
     # A cursor (a child connection to the same database) keeps this query clear
     # of a result the caller left half-read on ``con``: DuckDB 2 refuses new
     # relational work on a connection with an unfinished execute() result.
@@ -87,22 +86,17 @@ def fetch_rows(con: Connection, sql: str, parameters: dict[str, Any] | None = No
     """Every row of a (small) query as tuples, on DuckDB or Spark; Python dates, ints and Decimals."""
     check_connection(con)
     if is_spark(con):
-        from helpers import spark
+        from helpers import spark as spark_engine
 
-        return [tuple(row) for row in spark.query(con, sql, parameters).collect()]
+        return [tuple(row) for row in spark_engine.query(con, sql, parameters).collect()]
     return con.execute(sql, parameters or {}).fetchall()
 
 
-def fetch_row(con: Connection, sql: str, parameters: dict[str, Any] | None = None) -> tuple:
+def fetch_row(con: Connection, sql: str, parameters: dict[str, Any] | None = None) -> tuple | None:
     """The first row of a query (None when it has none), with the result fully drained.
 
     DuckDB 2 keeps a connection busy while an execute() result is only partly
     fetched (fetchone), which breaks the caller's next ``con.sql``; fetchall does not.
-    On a SparkSession the query is translated like ``fetch_frame``'s.
     """
-    if is_spark(con):
-        from helpers import spark
-
-        return spark.first_row(con, sql, parameters)
-    rows = con.execute(sql, parameters or {}).fetchall()
+    rows = fetch_rows(con, sql, parameters)
     return rows[0] if rows else None

@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from helpers import registry
+from helpers.engine import Connection
 from helpers.features import snapshot
 
 # Lower bounds of the churn probability (within the churn model's horizon) of each tier.
@@ -43,7 +43,7 @@ def _top_drivers(contributions: pd.DataFrame, count: int) -> list[list[str]]:
 
 
 def score_customers(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     as_of: dt.date,
     churn_model: Any | None = None,
     risk_model: Any | None = None,

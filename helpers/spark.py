@@ -40,7 +40,6 @@ from helpers.export import EXPORTED_TABLES as WAREHOUSE_FILES
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from helpers.data_tests import Problem
 
 WAREHOUSE_TABLES: tuple[str, ...] = tuple(WAREHOUSE_FILES)
 
@@ -52,6 +51,9 @@ SESSION_DEFAULTS: dict[str, str] = {
     # Dates must travel to pandas as dates and decimals as decimals.
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
+
+# The description of the tables register_warehouse creates: only those it replaces.
+REGISTERED_BY_SUITE = "registered by churn-cohort-suite (helpers.spark.register_warehouse)"
 
 _PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -109,6 +111,8 @@ def _flatten_ctes(tree: Any) -> Any:
         scope = with_.parent
         for cte in with_.expressions:
             old_name = cte.alias
+            if cte.args["alias"].columns:
+                raise SparkEngineError(f"CTE {old_name} names its columns in its alias; name them in its select")
             reads = [table for table in cte.this.find_all(exp.Table) if not table.args.get("db")]
             if all(table.name in renamed for table in reads):
                 digest = hashlib.sha1(cte.this.sql(dialect="duckdb", comments=False).encode()).hexdigest()
@@ -157,22 +161,25 @@ def to_spark_sql(duckdb_sql: str, list_lengths: tuple[tuple[str, int], ...] = ()
     sqlglot = _require("sqlglot")
     try:
         statements = [statement for statement in sqlglot.parse(duckdb_sql, read="duckdb") if statement is not None]
-    except sqlglot.errors.ParseError as error:
-        raise SparkEngineError(f"SQLGlot could not parse the query for Spark: {error}") from error
-    if len(statements) != 1:
-        raise SparkEngineError(f"expected one SQL statement to translate, got {len(statements)}")
-    tree = _flatten_ctes(statements[0])
-    lengths = dict(list_lengths)
-    for placeholder in list(tree.find_all(sqlglot.exp.Placeholder)):
-        name = placeholder.name
-        if name in lengths:
-            placeholder.replace(sqlglot.exp.Array(
-                expressions=[sqlglot.exp.Placeholder(this=_element_name(name, index)) for index in range(lengths[name])]
-            ))
-    # The same as sqlglot.transpile(sql, read="duckdb", write="spark"), on the
-    # tree whose nested CTEs were flattened; an unsupported construct raises
-    # instead of producing SQL that means something else.
-    return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE, comments=False)
+        if len(statements) != 1:
+            raise SparkEngineError(f"expected one SQL statement to translate, got {len(statements)}")
+        tree = _flatten_ctes(statements[0])
+        lengths = dict(list_lengths)
+        for placeholder in list(tree.find_all(sqlglot.exp.Placeholder)):
+            name = placeholder.name
+            if name in lengths:
+                placeholder.replace(sqlglot.exp.Array(expressions=[
+                    sqlglot.exp.Placeholder(this=_element_name(name, index)) for index in range(lengths[name])
+                ]))
+        # The same as sqlglot.transpile(sql, read="duckdb", write="spark"), on
+        # the tree whose nested CTEs were flattened. What SQLGlot knows it
+        # cannot write raises; it does not catch every difference of meaning
+        # (an ordered list() loses its order), which is why the suite's SQL
+        # keeps to portable forms and tests/test_spark.py compares results.
+        return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE, comments=False)
+    except sqlglot.errors.SqlglotError as error:
+        first_line = next((line for line in duckdb_sql.splitlines() if line.strip()), "")
+        raise SparkEngineError(f"SQLGlot cannot translate the query starting {first_line!r} for Spark: {error}") from error
 
 
 def _element_name(name: str, index: int) -> str:
@@ -247,12 +254,6 @@ def arrow_table(spark: SparkSession, duckdb_sql: str, parameters: Mapping[str, A
     return pa.Table.from_batches(collect_as_arrow(), schema=to_arrow_schema(frame.schema))
 
 
-def first_row(spark: SparkSession, duckdb_sql: str, parameters: Mapping[str, Any] | None = None) -> tuple | None:
-    """The first row of a suite query as a tuple (None when it has none)."""
-    rows = query(spark, duckdb_sql, parameters).take(1)
-    return tuple(rows[0]) if rows else None
-
-
 # ---------------------------------------------------------------------------
 # Sessions and tables
 
@@ -274,9 +275,9 @@ def create_session(
         notebook's ``spark``) is returned as it is: its settings are its owner's.
     """
     sql_module = _require("pyspark.sql")
-    active = sql_module.SparkSession.getActiveSession()
-    if active is not None:
-        return active
+    running = running_session()
+    if running is not None:
+        return running
     settings = dict(SESSION_DEFAULTS)
     builder = sql_module.SparkSession.builder.appName(app_name)
     if master is None and os.environ.get("SPARK_REMOTE"):
@@ -290,8 +291,28 @@ def create_session(
             settings["spark.sql.warehouse.dir"] = str(Path(tempfile.gettempdir()) / "churn-cohort-suite-spark-warehouse")
     for key, value in {**settings, **(config or {})}.items():
         builder = builder.config(key, value)
-    with _jvm_output_to(Path(tempfile.gettempdir()) / f"churn-cohort-suite-spark-{os.getpid()}.log"):
-        return builder.getOrCreate()
+    log_file = Path(tempfile.gettempdir()) / f"churn-cohort-suite-spark-{os.getpid()}.log"
+    try:
+        with _jvm_output_to(log_file):
+            return builder.getOrCreate()
+    except Exception as error:
+        raise SparkEngineError(
+            f"Spark did not start ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
+            f"Its own account is in {log_file}. Spark needs a Java 17 runtime "
+            "(apt-get install openjdk-17-jre-headless, or set JAVA_HOME); check the master URL "
+            f"({master or os.environ.get('SPARK_REMOTE')})."
+        ) from error
+
+
+def running_session() -> SparkSession | None:
+    """The Spark session already running in this process, from any thread (None without one or pyspark)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return None
+    # getActiveSession sees only the calling thread's session; the default
+    # session covers one made in another thread (a notebook's `spark`).
+    return SparkSession.getActiveSession() or getattr(SparkSession, "_instantiatedSession", None)
 
 
 @contextlib.contextmanager
@@ -334,15 +355,18 @@ def stop_session(spark: SparkSession, timeout_seconds: float = 60) -> None:
     process = getattr(gateway, "proc", None)
     if process is None or process.stdin is None:
         return
-    gateway.shutdown()
-    process.stdin.close()  # the JVM exits on end of input
     try:
-        process.wait(timeout=timeout_seconds)
-    except subprocess.TimeoutExpired:
-        process.terminate()
-        process.wait(timeout=timeout_seconds)
-    SparkContext._gateway = None
-    SparkContext._jvm = None
+        gateway.shutdown()
+        process.stdin.close()  # the JVM exits on end of input
+        try:
+            process.wait(timeout=timeout_seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    finally:
+        # Whatever happened, the next session must start a new JVM, not reuse this one.
+        SparkContext._gateway = None
+        SparkContext._jvm = None
 
 
 def register_warehouse(
@@ -354,9 +378,10 @@ def register_warehouse(
     """Make ``raw.*`` and ``meta.build_info`` resolve in a Spark session.
 
     Creates the databases ``raw`` and ``meta`` if missing and one external
-    (unmanaged) table per warehouse table over its files; dropping such a
-    table later never deletes the files. A managed table of the same name is
-    refused, not replaced.
+    (unmanaged) table per warehouse table over its files, in the session's
+    catalog (on a cluster, its metastore); dropping such a table never
+    deletes the files. A table of the same name is replaced only when an
+    earlier call registered it; any other is refused.
 
     Args:
         spark: the session.
@@ -404,15 +429,17 @@ def register_warehouse(
     try:
         for table, (location, source) in locations.items():
             if spark.catalog.tableExists(table):
-                kind = spark.catalog.getTable(table).tableType
-                if kind == "MANAGED":
+                existing = spark.catalog.getTable(table)
+                if existing.description != REGISTERED_BY_SUITE:
                     raise SparkEngineError(
-                        f"{table} is a managed table of this session's catalog; refusing to replace it "
-                        "(its data would be dropped). Read it as it is, or register under a fresh session."
+                        f"{table} already exists in the session's catalog ({existing.tableType.lower()}) and was "
+                        "not registered by this suite; refusing to replace it. Use it as it is (connect without "
+                        "parquet_dir), or drop it yourself first."
                     )
-                spark.sql(f"drop {'view' if kind == 'VIEW' else 'table'} if exists {table}")
+                # Ours, from an earlier registration: an external table, so dropping keeps its files.
+                spark.sql(f"drop table {table}")
             # The catalog API takes the location as a value, not as SQL text.
-            spark.catalog.createTable(table, path=location, source=source)
+            spark.catalog.createTable(table, path=location, source=source, description=REGISTERED_BY_SUITE)
     finally:
         if previous_ntz is None:
             spark.conf.unset(ntz_setting)
@@ -424,19 +451,3 @@ def register_warehouse(
 def missing_tables(spark: SparkSession) -> list[str]:
     """The warehouse tables that do not resolve in the session (empty when all do)."""
     return [table for table in WAREHOUSE_TABLES if not spark.catalog.tableExists(table)]
-
-
-def validate(spark: SparkSession) -> list[Problem]:
-    """Run every declared data test against the warehouse tables of a Spark session.
-
-    The Spark counterpart of ``helpers.warehouse.validate``: the same rules,
-    rendered by the same code (``helpers.data_tests``), translated like every
-    other query, with the same Problem messages.
-
-    Returns:
-        Every problem found (empty = valid).
-    """
-    from helpers.data_tests import run_data_tests
-    from helpers.warehouse import data_end
-
-    return run_data_tests(spark, "raw", data_end(spark))

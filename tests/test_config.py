@@ -37,3 +37,15 @@ def test_paths_do_not_depend_on_the_working_directory(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, env=env, check=True,
     )
     assert Path(result.stdout.strip()) == ROOT / "data" / "warehouse.duckdb"
+
+
+def test_parquet_dir_is_absolute_for_local_folders_and_kept_for_urls(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WAREHOUSE_PARQUET_DIR", raising=False)
+    assert config.parquet_dir() is None
+    assert config.parquet_dir("") is None
+    assert config.parquet_dir("export") == str(tmp_path / "export")
+    assert config.parquet_dir("s3a://bucket/suite") == "s3a://bucket/suite"
+    monkeypatch.setenv("WAREHOUSE_PARQUET_DIR", "data/parquet")
+    assert config.parquet_dir() == str(tmp_path / "data" / "parquet")  # resolved now, not in the kernel's folder
+    assert config.parquet_dir("other") == str(tmp_path / "other")     # the argument wins

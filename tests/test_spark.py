@@ -32,7 +32,7 @@ from helpers import spark as spark_engine
 from helpers.data_tests import run_data_tests
 from helpers.export import EXPORTED_TABLES, export_parquet
 from helpers.ingest import ingest
-from helpers.queries import load_sql
+from helpers.queries import fetch_row, load_sql
 
 DBT_PERIODS = EXTERNAL_DIR / "dbt-mrr-playbook-subscription-periods.csv"
 RATE_TOLERANCE = 1e-12
@@ -133,6 +133,7 @@ def dbt_playbook(tmp_path_factory) -> Warehouse:
 # Every analytics function of the engine seam, with bounds and dates where it takes them.
 CASES: dict[str, Callable[[object, Warehouse], pd.DataFrame]] = {
     "mrr_by_customer_month": lambda con, w: revenue.mrr_by_customer_month(con),
+    "customer_movements": lambda con, w: revenue.customer_movements(con, w.start, w.end),
     "mrr_movements": lambda con, w: revenue.mrr_movements(con),
     "mrr_movements_between": lambda con, w: revenue.mrr_movements(con, w.start, w.end),
     "retention_metrics": lambda con, w: revenue.retention_metrics(con),
@@ -140,6 +141,7 @@ CASES: dict[str, Callable[[object, Warehouse], pd.DataFrame]] = {
     "revenue_retention_between": lambda con, w: cohorts.retention_table(con, "revenue", start=w.start, end=w.end),
     "tenure_table": lambda con, w: survival.tenure_table(con, w.as_of, segment="plan_tier"),
     "snapshot": lambda con, w: features.snapshot(con, w.as_of, horizon_days=90),
+    "churn_events": lambda con, w: features.churn_events(con),
 }
 
 
@@ -241,7 +243,7 @@ def test_data_tests_find_the_same_problems_on_spark(spark, synthetic, tmp_path):
     expected = run_data_tests(con, "raw", data_end)
 
     spark_engine.register_warehouse(spark, broken)
-    got = spark_engine.validate(spark)
+    got = run_data_tests(spark, "raw", warehouse.data_end(spark))
     # The command line runs the same tests (in the running session) and exits 1.
     assert cli.main(["validate", "--engine", "spark", "--parquet", str(broken)]) == 1
 
@@ -253,7 +255,7 @@ def test_data_tests_find_the_same_problems_on_spark(spark, synthetic, tmp_path):
 
 def test_parameters_are_bound_as_typed_literals(spark):
     text = "x'); drop table raw.customers; --"
-    row = spark_engine.first_row(
+    row = fetch_row(
         spark,
         "select $text as text, $day as day, $count + 1 as next, list_contains($tiers, 'growth') as has_growth",
         {"text": text, "day": dt.date(2024, 2, 29), "count": 41, "tiers": ["starter", "growth"]},
@@ -328,6 +330,34 @@ def test_export_writes_every_table_with_its_types(synthetic, tmp_path):
     assert pq.read_schema(written["raw.usage_events"]).field("timestamp").type == pa.timestamp("us")
     with pytest.raises(ValueError, match="must be a folder"):
         export_parquet(written["raw.customers"], synthetic.path)
+
+
+def test_a_failed_export_leaves_the_previous_one_whole(synthetic, tmp_path):
+    target = tmp_path / "out"
+    export_parquet(target, synthetic.path)
+    before = {path.name: path.read_bytes() for path in target.iterdir()}
+    # A warehouse without support tickets: the export fails on its fourth table.
+    partial = tmp_path / "partial.duckdb"
+    shutil.copy(synthetic.path, partial)
+    with duckdb.connect(str(partial)) as con:
+        con.execute("drop table raw.support_tickets")
+    with pytest.raises(duckdb.CatalogException, match="support_tickets"):
+        export_parquet(target, partial)
+    assert {path.name: path.read_bytes() for path in target.iterdir()} == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out", "partial.duckdb"]  # no staging left
+
+
+def test_a_table_the_suite_did_not_register_is_never_replaced(spark, synthetic):
+    spark_engine.register_warehouse(spark, synthetic.parquet_dir)
+    spark.sql("drop table raw.support_tickets")
+    spark.catalog.createTable("raw.support_tickets", path=str(synthetic.parquet_dir / "support_tickets.parquet"),
+                              source="parquet")  # someone else's table: no description of ours
+    with pytest.raises(spark_engine.SparkEngineError, match="raw.support_tickets already exists.*not registered"):
+        spark_engine.register_warehouse(spark, synthetic.parquet_dir)
+    spark.sql("drop table raw.support_tickets")
+    spark_engine.register_warehouse(spark, synthetic.parquet_dir)  # ours again: replaced freely
+    assert spark_engine.register_warehouse(spark, synthetic.parquet_dir)["raw.support_tickets"].endswith(
+        "support_tickets.parquet")
 
 
 def text_outputs(notebook: Path) -> list[str]:
