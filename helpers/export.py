@@ -10,19 +10,15 @@ a folder back into the ``raw.*`` / ``meta.build_info`` names the SQL reads.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import uuid
+import shutil
 from pathlib import Path
 
-from helpers import warehouse
+from helpers import files, warehouse
 
 # Qualified warehouse table -> file name in the export folder.
 EXPORTED_TABLES: dict[str, str] = {
-    "raw.customers": "customers.parquet",
-    "raw.subscriptions": "subscriptions.parquet",
-    "raw.usage_events": "usage_events.parquet",
-    "raw.support_tickets": "support_tickets.parquet",
+    **{f"raw.{table}": f"{table}.parquet" for table in warehouse.TABLES},
     "meta.build_info": "build_info.parquet",
 }
 
@@ -32,34 +28,29 @@ def export_parquet(
 ) -> dict[str, Path]:
     """Write every warehouse table to ``parquet_dir/<table>.parquet`` (DuckDB COPY ... TO).
 
-    All files are written beside their final names first and renamed only when
-    every one is complete, so a failed export leaves an earlier one whole, and
-    the folder never mixes tables of two warehouses after a success.
+    The files are written into a new folder beside ``parquet_dir``, which
+    then replaces it as a whole: readers see the previous export or the new
+    one, never a mix, and a failed export leaves the previous one as it was.
 
     Args:
-        parquet_dir: the output folder (created if missing).
+        parquet_dir: the output folder (created, or replaced with everything in it).
         warehouse_path: the warehouse file; defaults to ``config.warehouse_path()``.
 
     Returns:
         Qualified table name -> the Parquet file written.
     """
-    target = Path(parquet_dir)
+    target = Path(parquet_dir).absolute()
     if target.exists() and not target.is_dir():
         raise ValueError(f"the Parquet output (--parquet) must be a folder; {target} is a file")
-    run = uuid.uuid4().hex[:8]
-    partials = {table: target / f".{name}.{run}.partial" for table, name in EXPORTED_TABLES.items()}
-    try:
-        with warehouse.get_connection(read_only=True, path=warehouse_path) as con:
-            target.mkdir(parents=True, exist_ok=True)
-            for table, partial in partials.items():
+    with warehouse.get_connection(read_only=True, path=warehouse_path) as con:
+        staging = files.staging_folder(target)
+        try:
+            for table, file_name in EXPORTED_TABLES.items():
                 # The table name comes from EXPORTED_TABLES; the path is bound.
-                con.execute(f"copy (select * from {table}) to $path (format parquet)", {"path": str(partial)})
-        written = {}
-        for table, partial in partials.items():
-            written[table] = target / EXPORTED_TABLES[table]
-            os.replace(partial, written[table])
-    finally:
-        for partial in partials.values():
-            with contextlib.suppress(FileNotFoundError):
-                partial.unlink()
-    return written
+                con.execute(
+                    f"copy (select * from {table}) to $path (format parquet)", {"path": str(staging / file_name)}
+                )
+            files.replace_folder(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return {table: target / file_name for table, file_name in EXPORTED_TABLES.items()}

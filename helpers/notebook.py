@@ -25,13 +25,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import yaml
 
 from helpers import config, warehouse
-from helpers import engine as engines
+from helpers import engine as engine_seam
 from helpers.dates import DateLike, add_months, default_as_of, month_start, to_date
 
 MISSING = "—"  # shown in tables where a value is undefined (NaN, None)
@@ -192,12 +191,9 @@ def connect(
     Yields:
         A connection the ``helpers`` query functions accept.
     """
-    folder = str(parquet_dir).strip() if parquet_dir is not None else ""
-    with engines.connect(
-        engines.check_engine(engine),
-        warehouse_path=resolve_warehouse_path(warehouse_path),
-        # Relative to the working directory the user ran the report from, not the kernel's.
-        parquet_dir=Path(folder).expanduser().resolve() if folder else None,
+    # Report runs pass absolute paths; a relative one is the kernel's working directory's.
+    with engine_seam.connect(
+        engine, warehouse_path=resolve_warehouse_path(warehouse_path), parquet_dir=parquet_dir or None
     ) as con:
         yield con
 
@@ -277,7 +273,7 @@ def open_report(
         raise
     return ReportContext(
         con=con,
-        engine=engines.check_engine(engine),
+        engine=engine_seam.check_engine(engine),
         as_of=as_of_date,
         warehouse_path=resolve_warehouse_path(warehouse_path),
         models_dir=resolve_models_dir(models_dir),

@@ -26,8 +26,8 @@ import papermill
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
-from helpers import config, registry, warehouse
-from helpers import engine as engines
+from helpers import config, files, registry, warehouse
+from helpers import engine as engine_seam
 from helpers.dates import resolve_as_of
 
 # Report name -> notebook. The training notebook is not a report: the DVC
@@ -193,32 +193,41 @@ def run_reports(
     Raises:
         ReportError: bad parameter or report name (nothing ran), or a notebook failed
             (its executed copy is kept under ``failed/``; nothing was published).
+        SparkEngineError, FileNotFoundError: the chosen engine cannot read the warehouse.
     """
     # Absolute: the notebooks run with their own folder as working directory.
     warehouse_file = Path(warehouse_path).resolve() if warehouse_path else config.warehouse_path()
     models_folder = Path(models_dir).resolve() if models_dir else config.models_dir()
     reports_folder = Path(reports_dir).resolve() if reports_dir else config.reports_dir()
     extra = dict(parameters or {})
-    if extra.get("parquet_dir") and "://" not in str(extra["parquet_dir"]):
-        extra["parquet_dir"] = str(Path(extra["parquet_dir"]).expanduser().resolve())
+    engine = engine_seam.check_engine(extra.get("engine", "duckdb"))
+    if engine == "spark":
+        # Resolved here, from -p or $WAREHOUSE_PARQUET_DIR: the kernels run in notebooks/.
+        location = config.parquet_dir(extra.get("parquet_dir"))
+        if location:
+            extra["parquet_dir"] = location
     specs = report_specs(reports, notebooks_dir, catalog)
     runner = {"as_of": as_of, "warehouse_path": str(warehouse_file), "models_dir": str(models_folder)}
     # Checked before any engine starts: a misspelt name costs no Spark session.
     plans = _plan(specs, runner, extra)
+    duckdb_only = [spec.name for spec, values in plans if "engine" not in values]
+    if engine != "duckdb" and duckdb_only:
+        raise ReportError(
+            f"engine {engine!r}: report(s) {', '.join(duckdb_only)} run on DuckDB only, and one run reads one "
+            f"engine; choose reports that declare `engine` with --reports "
+            f"({', '.join(spec.name for spec, values in plans if 'engine' in values)})"
+        )
     # The data range and content hash come from the engine the reports read,
     # so a Spark run needs only the exported tables, not the DuckDB file.
-    engine = engines.check_engine(extra.get("engine", "duckdb"))
-    with engines.connect(engine, warehouse_path=warehouse_file, parquet_dir=extra.get("parquet_dir") or None) as con:
+    with engine_seam.connect(engine, warehouse_path=warehouse_file, parquet_dir=extra.get("parquet_dir") or None) as con:
         as_of_date = resolve_as_of(con, extra.get("as_of", as_of))
         content_hash = warehouse.read_metadata(con)["content_hash"]
     for _, values in plans:
         if "as_of" in values:
             values["as_of"] = as_of_date.isoformat()
 
-    reports_folder.mkdir(parents=True, exist_ok=True)
     target = reports_folder / as_of_date.isoformat()
-    staging = reports_folder / f".{as_of_date.isoformat()}.{uuid.uuid4().hex[:8]}.building"
-    staging.mkdir()
+    staging = files.staging_folder(target)
     try:
         for spec, values in plans:
             executed = staging / f"{spec.stem}.ipynb"
@@ -243,7 +252,7 @@ def run_reports(
             "warehouse_content_hash": content_hash,
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-        _publish(staging, target)
+        files.replace_folder(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     write_index(reports_folder)
@@ -263,15 +272,6 @@ def _keep_failed(executed: Path, failed_dir: Path, spec: ReportSpec) -> Path:
     else:  # failed before papermill wrote anything: keep the input for inspection
         shutil.copyfile(spec.notebook, kept)
     return kept
-
-
-def _publish(staging: Path, target: Path) -> None:
-    """Swap the staging folder in for ``target`` with two renames on one file system."""
-    previous = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.previous")
-    if target.exists():
-        target.rename(previous)
-    staging.rename(target)
-    shutil.rmtree(previous, ignore_errors=True)
 
 
 def list_runs(reports_dir: Path | None = None) -> list[dict[str, Any]]:
