@@ -8,8 +8,10 @@
 - ``models/``, ``metrics/``: the models trained on it, reused while their
   ``data_fingerprint`` is the warehouse's content hash and the training
   options are unchanged;
+- ``parquet/``: the warehouse exported to Parquet for the Spark steps,
+  reused while it was exported from a warehouse of the same content hash;
 - ``setup.json``: the measurements of the setup steps (generation, build,
-  training), reported again when the cache is reused;
+  training, Parquet export), reported again when the cache is reused;
 - ``logs/``, ``runs/``: each child process's output and result file.
 """
 
@@ -56,6 +58,10 @@ class CacheFolder:
     @property
     def metrics_dir(self) -> Path:
         return self.root / "metrics"
+
+    @property
+    def parquet_dir(self) -> Path:
+        return self.root / "parquet"
 
     @property
     def setup_file(self) -> Path:
@@ -138,3 +144,18 @@ def reusable_models(folder: CacheFolder, content_hash: str, options: dict[str, A
     if recorded != options:
         return False, f"training options changed ({recorded} -> {options})"
     return True, f"reusing the models in {folder.models_dir}"
+
+
+def reusable_parquet(folder: CacheFolder, content_hash: str) -> tuple[bool, str]:
+    """Whether the cached Parquet export was written from this warehouse and is still whole."""
+    record = folder.read_setup().get("parquet_export", {})
+    if (record.get("options") or {}).get("content_hash") != content_hash:
+        return False, "no Parquet export of this warehouse"
+    files = (record.get("info") or {}).get("files") or {}
+    if not files:
+        return False, "the Parquet export's record names no files"
+    for name, size in files.items():
+        path = folder.parquet_dir / name
+        if not path.is_file() or path.stat().st_size != size:
+            return False, f"the Parquet export lacks {name} or it changed"
+    return True, f"reusing the Parquet export in {folder.parquet_dir}"

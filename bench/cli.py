@@ -1,8 +1,9 @@
 """Command line of the benchmark: ``python -m bench --help``.
 
 Only parses arguments and prints; bench/harness.py does the work. Exit code 0
-when every step ran (targets missed or not), 1 when a step failed or a
-reference disagreed with the snapshot, 2 on bad arguments.
+when every step ran (targets missed or not), 1 when a step failed, a
+reference disagreed with the snapshot or a Spark step with DuckDB, 2 on bad
+arguments.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from bench.cache import DEFAULT_CACHE_DIR
 from bench.harness import DEFAULT_REPORT_COMMAND, RESULTS_DIR, Benchmark, Settings, StepFailed
 from bench.markdown import render
-from bench.steps import REFERENCE_STEPS, SUITE_STEPS
+from bench.steps import REFERENCE_STEPS, SPARK_STEPS, SUITE_STEPS
 
 
 def _positive_int(text: str) -> int:
@@ -54,7 +55,14 @@ def _report(text: str) -> tuple[str, str]:
     return name.strip(), command.strip()
 
 
-STEP_NAMES = (*SUITE_STEPS, *REFERENCE_STEPS, "reports")
+def _setting(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator or not key.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE, e.g. spark.sql.shuffle.partitions=2")
+    return key.strip(), value.strip()
+
+
+STEP_NAMES = (*SUITE_STEPS, *REFERENCE_STEPS, "reports", *SPARK_STEPS, "spark")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,7 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-reports", action="store_true", help="time no report command")
     parser.add_argument("--only", action="append", choices=STEP_NAMES, default=None, metavar="STEP",
-                        help=f"time only these steps (repeatable): {', '.join(STEP_NAMES)}")
+                        help=f"time only these steps (repeatable): {', '.join(STEP_NAMES)}. "
+                             "The Spark steps (spark_<step>; 'spark': all of them) run only when named here")
+    parser.add_argument("--spark-conf", action="append", type=_setting, default=[], metavar="KEY=VALUE",
+                        help="a setting for the Spark steps' sessions (repeatable), over "
+                             "helpers.spark.create_session's, e.g. spark.sql.shuffle.partitions=2")
     return parser
 
 
@@ -125,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         rebuild=args.rebuild,
         train_params=args.train_params.resolve() if args.train_params else None,
         train_max_iter=args.train_max_iter,
+        spark_conf=tuple(args.spark_conf),
     )
     try:
         results = Benchmark(settings, log=lambda line: print(line, file=sys.stderr, flush=True)).run()
@@ -136,9 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(render(results))
     print(f"wrote {json_path} and {markdown_path}", file=sys.stderr)
-    entries = [(name, entry) for section in ("steps", "reference") for name, entry in results[section].items()]
+    entries = [(name, entry) for section in ("steps", "reference", "spark")
+               for name, entry in results.get(section, {}).items()]
     failed = [name for name, entry in entries if entry.get("status") == "failed"]
     wrong = [name for name, entry in entries if (entry.get("info") or {}).get("matches_snapshot") is False]
     if wrong:
         print(f"error: {', '.join(wrong)} computed other features than the snapshot (see the JSON)", file=sys.stderr)
-    return 1 if failed or wrong else 0
+    differ = [name for name, entry in entries if (entry.get("info") or {}).get("matches_duckdb") is False]
+    if differ:
+        print(f"error: {', '.join(differ)} computed another result than DuckDB (see the JSON)", file=sys.stderr)
+    return 1 if failed or wrong or differ else 0

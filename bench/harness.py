@@ -5,7 +5,8 @@ report command). Steps of the suite and references get ``warmup`` untimed
 runs, then ``repeat`` timed ones; the setup steps (generation, build,
 training) run ``setup_repeat`` times, only when the cache has no warehouse
 (or models) for this scale, and their measurements are kept in the cache and
-reported again while it is reused.
+reported again while it is reused. The Spark steps run only when asked for;
+the Parquet export they read is made the same way, once per warehouse.
 """
 
 from __future__ import annotations
@@ -27,9 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from bench import summary
-from bench.cache import DEFAULT_CACHE_DIR, CacheFolder, build_info, reusable_models, reusable_warehouse
+from bench.cache import (
+    DEFAULT_CACHE_DIR,
+    CacheFolder,
+    build_info,
+    reusable_models,
+    reusable_parquet,
+    reusable_warehouse,
+)
 from bench.markdown import render
-from bench.steps import REFERENCE_STEPS, SCORING_STEPS, SUITE_STEPS
+from bench.steps import REFERENCE_STEPS, SCORING_STEPS, SPARK_STEPS, SUITE_STEPS
 from bench.summary import Run
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -54,6 +62,13 @@ NOTES = (
     "per_customer_loop is timed on a sample and extrapolated linearly to every customer the snapshot "
     "scores; it computes one feature (events_30d) per call, so it understates the seed's real cost.",
     "Timings come from a shared 2-core machine with other work running: treat them as noisy.",
+)
+SPARK_NOTE = (
+    "Spark steps: median_s is the query alone, on a session started in the same process just before "
+    "(session_median_s: session start and table registration over the Parquet export); the DuckDB "
+    "step's time includes opening its connection. Their peak_rss_mb is the Python driver process's; "
+    "the driver JVM is a child process and its VmHWM, read before the session stops, is "
+    "jvm_peak_rss_mb. Each Spark step checked once, untimed, that its result equals the DuckDB step's."
 )
 
 
@@ -82,6 +97,8 @@ class Settings:
     rebuild: bool = False
     train_params: Path | None = None
     train_max_iter: int | None = None
+    # Settings of the Spark steps' sessions, over helpers.spark.create_session's.
+    spark_conf: tuple[tuple[str, str], ...] = ()
     python: str = sys.executable
 
 
@@ -150,7 +167,10 @@ class Benchmark:
             "--events", str(s.events),
             "--seed", str(s.seed),
             "--sample-customers", str(s.sample_customers),
+            "--parquet-dir", str(folder.parquet_dir),
         ]
+        for key, value in s.spark_conf:
+            command += ["--spark-conf", f"{key}={value}"]
         if self.as_of is not None:
             command += ["--as-of", self.as_of.isoformat()]
         if verify:
@@ -193,7 +213,7 @@ class Benchmark:
             self.log(reason)
             return True
         self.log(f"building the warehouse: {'--rebuild given' if s.rebuild else reason}")
-        for stale in (folder.models_dir, folder.metrics_dir, folder.raw_dir):
+        for stale in (folder.models_dir, folder.metrics_dir, folder.raw_dir, folder.parquet_dir):
             shutil.rmtree(stale, ignore_errors=True)
         record: dict[str, Any] = {}
         runs, _ = self._timed_runs("generation", s.setup_repeat, warmup=0)
@@ -227,6 +247,20 @@ class Benchmark:
         runs, _ = self._timed_runs("train_models", self.settings.setup_repeat, warmup=0)
         record = self.folder.read_setup()
         record["train_models"] = self._setup_entry(runs, "train_models", options=options)
+        self.folder.write_setup(record)
+        return False
+
+    def _ensure_parquet(self, content_hash: str) -> bool:
+        """Export the warehouse to Parquet for the Spark steps when needed; True when the export was reused."""
+        reusable, reason = reusable_parquet(self.folder, content_hash)
+        if reusable:
+            self.log(reason)
+            return True
+        self.log(f"exporting the warehouse to Parquet: {reason}")
+        runs, _ = self._timed_runs("parquet_export", self.settings.setup_repeat, warmup=0)
+        record = self.folder.read_setup()
+        record["parquet_export"] = self._setup_entry(runs, "parquet_export",
+                                                     options={"content_hash": content_hash})
         self.folder.write_setup(record)
         return False
 
@@ -278,6 +312,8 @@ class Benchmark:
 
     def _selected(self, name: str) -> bool:
         only = self.settings.only
+        if name in SPARK_STEPS:  # never by default: they need Java and pyspark, and take minutes
+            return only is not None and (name in only or "spark" in only)
         return only is None or name in only or (name.startswith("report_") and "reports" in only)
 
     def _measure(self, name: str, verify: bool = False) -> tuple[list[Run], dict] | str:
@@ -329,6 +365,8 @@ class Benchmark:
             outcome = self._measure(name)
             steps[name] = (summary.unavailable("failed", outcome) if isinstance(outcome, str)
                            else summary.summarize(outcome[0], name) | {"info": outcome[1]})
+
+        spark = self._spark_steps(info["content_hash"])
 
         commands, why_not = self._report_commands() if self._selected("report_") else ([], None)
         if why_not:
@@ -393,6 +431,7 @@ class Benchmark:
             "warehouse_reused": warehouse_reused,
             "models_reused": models_reused,
             "training": self._training_options() | {"max_iter_used": self._max_iter_used()},
+            "spark_conf": dict(s.spark_conf),
             "machine": machine(),
             "started_at": started_at.isoformat(timespec="seconds"),
             "duration_s": round(time.perf_counter() - started, 1),
@@ -404,10 +443,30 @@ class Benchmark:
             "reference": reference,
             "ratios": computed,
             "targets": summary.targets(steps, computed, scale),
-            "notes": list(NOTES),
+            "spark": spark,
+            "engines": summary.engine_comparison(steps, spark),
+            "notes": list(NOTES) + ([SPARK_NOTE] if spark else []),
         }
         write_results(results, s.json_path, s.markdown_path)
         return results
+
+    def _spark_steps(self, content_hash: str) -> dict[str, Any]:
+        """The Parquet export (cached) and the selected Spark steps, verified against DuckDB on the first run."""
+        names = [name for name in SPARK_STEPS if self._selected(name)]
+        if not names:
+            return {}
+        try:
+            reused = self._ensure_parquet(content_hash)
+        except StepFailed as error:
+            self.log(f"Parquet export FAILED: {error}")
+            return {name: summary.unavailable("failed", "no Parquet export") for name in names} | {
+                "parquet_export": summary.unavailable("failed", str(error))}
+        entries = self._setup_steps(("parquet_export",), reused)
+        for name in names:
+            outcome = self._measure(name, verify=True)
+            entries[name] = (summary.unavailable("failed", outcome) if isinstance(outcome, str)
+                             else summary.summarize_spark(outcome[0], name) | {"info": outcome[1]})
+        return entries
 
     def _max_iter_used(self) -> dict[str, Any] | None:
         record = self.folder.read_setup().get("train_models", {})
@@ -441,7 +500,7 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     versions = {}
-    for distribution in ("duckdb", "pandas", "numpy", "scikit-learn"):
+    for distribution in ("duckdb", "pandas", "numpy", "scikit-learn", "pyspark", "sqlglot"):
         try:
             versions[distribution] = importlib.metadata.version(distribution)
         except importlib.metadata.PackageNotFoundError:

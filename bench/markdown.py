@@ -1,4 +1,4 @@
-"""The benchmark results as markdown: scale line, steps, references, ratios, targets, notes."""
+"""The benchmark results as markdown: scale line, steps, references, ratios, targets, DuckDB vs Spark, notes."""
 
 from __future__ import annotations
 
@@ -41,6 +41,15 @@ def _note(entry: dict[str, Any]) -> str:
         notes.append("max_iter " + ", ".join(f"{name} {value}" for name, value in info["max_iter"].items()))
     if "matches_snapshot" in info:
         notes.append("matches snapshot" if info["matches_snapshot"] else "**differs from snapshot**")
+    if "matches_duckdb" in info:
+        notes.append("same result as DuckDB" if info["matches_duckdb"] else "**differs from DuckDB**")
+    if "session_median_s" in entry:
+        notes.append(f"session start {_seconds(entry['session_median_s'])} s "
+                     f"({_seconds(entry.get('session_min_s'))} to {_seconds(entry.get('session_max_s'))})")
+    if entry.get("jvm_peak_rss_mb") is not None:
+        notes.append(f"JVM peak {_megabytes(entry['jvm_peak_rss_mb'])} MB")
+    if "total_mb" in info:
+        notes.append(f"{len(info.get('files') or {})} files, {info['total_mb']:,.1f} MB")
     if "command" in entry:
         notes.append(f"`{entry['command']}`")
     text = "; ".join(notes)
@@ -59,6 +68,44 @@ def _table(section: dict[str, Any]) -> list[str]:
             f"{_megabytes(entry.get('peak_rss_mb'))} | {entry.get('runs', 0)} | {_note(entry)} |"
         )
     return lines
+
+
+def _engines(results: dict[str, Any]) -> list[str]:
+    """The Spark steps beside their DuckDB steps (empty when no Spark step ran)."""
+    spark = results.get("spark") or {}
+    if not spark:
+        return []
+    first = next((entry.get("info") or {} for name, entry in spark.items() if name.startswith("spark_")
+                  and (entry.get("info") or {}).get("master")), {})
+    settings = ", ".join(f"{key}={value}" for key, value in results["scale"].get("spark_conf", {}).items())
+    lines = [
+        "## DuckDB vs Spark (local mode)",
+        "",
+        f"Spark {first.get('spark_version', '?')} (Java {first.get('java_version', '?')}), master "
+        f"{first.get('master', '?')} ({first.get('default_parallelism', '?')} cores), shuffle partitions "
+        f"{first.get('shuffle_partitions', '?')}; settings: helpers.spark.create_session's"
+        f"{' + ' + settings if settings else ''}. Tables read from the warehouse's Parquet export.",
+        "Spark s is the query alone; session start (JVM, session, table registration) is beside it. "
+        "Peak RSS: the Python process, and the driver JVM (a child process) apart.",
+        "",
+        "| step | DuckDB s | Spark s | Spark session start s | Spark / DuckDB | (session + Spark) / DuckDB "
+        "| DuckDB process s | Spark process s | DuckDB peak RSS MB | Spark peak RSS MB (Python) "
+        "| JVM peak RSS MB | same result |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in results.get("engines", []):
+        ratio, with_session = row.get("spark_over_duckdb"), row.get("spark_with_session_over_duckdb")
+        same = {True: "yes", False: "**no**"}.get(row.get("matches_duckdb"), "not checked")
+        lines.append(
+            f"| {row['step']} | {_seconds(row.get('duckdb_median_s'))} | {_seconds(row.get('spark_median_s'))} | "
+            f"{_seconds(row.get('spark_session_median_s'))} | "
+            f"{f'{ratio:,.1f}x' if isinstance(ratio, (int, float)) else '-'} | "
+            f"{f'{with_session:,.1f}x' if isinstance(with_session, (int, float)) else '-'} | "
+            f"{_seconds(row.get('duckdb_process_median_s'))} | {_seconds(row.get('spark_process_median_s'))} | "
+            f"{_megabytes(row.get('duckdb_peak_rss_mb'))} | {_megabytes(row.get('spark_peak_rss_mb'))} | "
+            f"{_megabytes(row.get('jvm_peak_rss_mb'))} | {same} |"
+        )
+    return lines + ["", *_table(spark), ""]
 
 
 def _verdict(met: Any) -> str:
@@ -109,5 +156,6 @@ def render(results: dict[str, Any]) -> str:
         if target.get("worst"):
             measured += f" ({target['worst']})"
         lines.append(f"| {name} | {target['target']} | {measured} | {_verdict(target.get('met'))} |")
-    lines += ["", "## Notes", "", *[f"- {note}" for note in results.get("notes", [])], ""]
+    lines += ["", *_engines(results)]
+    lines += ["## Notes", "", *[f"- {note}" for note in results.get("notes", [])], ""]
     return "\n".join(lines)

@@ -23,6 +23,13 @@ def _path(text: str) -> Path:
     return Path(text).expanduser().resolve()
 
 
+def _setting(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
+    return key.strip(), value.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Arguments of one step (the harness fills them)."""
     parser = argparse.ArgumentParser(prog="python -m bench.step", description=__doc__.splitlines()[0])
@@ -40,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verify", action="store_true", help="check a reference against the snapshot (untimed)")
     parser.add_argument("--train-params", type=_path, default=None)
     parser.add_argument("--train-max-iter", type=int, default=None)
+    parser.add_argument("--parquet-dir", type=_path, default=None, help="the warehouse's Parquet export")
+    parser.add_argument("--spark-conf", type=_setting, action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting of the Spark steps' session (repeatable)")
     return parser
 
 
@@ -59,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         verify=args.verify,
         train_params=args.train_params,
         train_max_iter=args.train_max_iter,
+        parquet_dir=args.parquet_dir,
+        spark_conf=tuple(args.spark_conf),
     )
     clock = Clock()
     info = ALL_STEPS[args.name](context, clock)

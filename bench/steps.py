@@ -7,6 +7,11 @@ process's peak resident memory (VmHWM) at the end of each part. Most steps
 have one part named after the step; the pandas reference has two (loading
 the events, then the groupby). The returned dict is extra information for
 the results (row counts, whether a reference matched the snapshot).
+
+The Spark steps (``spark_<step>``) run the same analytics call as their DuckDB
+step on a local SparkSession over the warehouse's Parquet export: one part
+starts the session and registers the tables, another (named after the step)
+runs the query, so that part compares with the DuckDB step like for like.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ class StepContext:
     verify: bool = False
     train_params: Path | None = None
     train_max_iter: int | None = None
+    parquet_dir: Path | None = None
+    # Extra settings of the Spark steps' sessions, over helpers.spark.create_session's.
+    spark_conf: tuple[tuple[str, str], ...] = ()
 
 
 def peak_rss_mb() -> float:
@@ -156,6 +164,16 @@ def mrr_movements(context: StepContext, clock: Clock) -> dict[str, Any]:
     return {"rows": len(frame)}
 
 
+def retention_metrics(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """Logo churn, GRR, NRR (monthly and trailing 12 months), quick ratio and ARPA over the whole history."""
+    from helpers import revenue
+
+    with clock.measure("retention_metrics"):
+        with _connection(context) as con:
+            frame = revenue.retention_metrics(con)
+    return {"rows": len(frame)}
+
+
 def _retention(kind: str) -> StepFunction:
     def run(context: StepContext, clock: Clock) -> dict[str, Any]:
         from helpers import cohorts
@@ -214,6 +232,100 @@ def score_customers_one_thread(context: StepContext, clock: Clock) -> dict[str, 
             with _connection(context) as con:
                 scores = scoring.score_customers(con, context.as_of, churn, risk)
     return {"rows": len(scores)}
+
+
+# --- The same analytics on Spark (local mode, over the Parquet export) ---
+
+# The part of a Spark step that starts the session and registers the tables.
+SPARK_SESSION_PART = "spark_session"
+
+
+def parquet_export(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """``export.export_parquet``: the warehouse tables as the Parquet files the Spark steps read."""
+    from helpers import export
+
+    parquet_dir = _require(context.parquet_dir, "parquet_dir", "parquet_export")
+    with clock.measure("parquet_export"):
+        written = export.export_parquet(parquet_dir, context.warehouse)
+    files = {path.name: path.stat().st_size for path in written.values()}
+    return {"files": files, "total_mb": round(sum(files.values()) / 2**20, 1)}
+
+
+# Each Spark step's work: (con, context) -> the frames it computes, the same
+# calls as the DuckDB step of that name (a DuckDB connection or a SparkSession).
+def _mrr_movements_work(con, context: StepContext) -> tuple:
+    from helpers import revenue
+
+    return (revenue.mrr_movements(con),)
+
+
+def _retention_metrics_work(con, context: StepContext) -> tuple:
+    from helpers import revenue
+
+    return (revenue.retention_metrics(con),)
+
+
+def _retention_work(kind: str) -> Callable[[Any, StepContext], tuple]:
+    def work(con, context: StepContext) -> tuple:
+        from helpers import cohorts
+
+        return (cohorts.retention_table(con, kind=kind),)
+
+    return work
+
+
+def _kaplan_meier_work(con, context: StepContext) -> tuple:
+    from helpers import survival
+
+    table = survival.tenure_table(con, context.as_of, segment="plan_tier")
+    curves = survival.kaplan_meier_by_group(
+        table["duration_months"].to_numpy(), table["churned"].to_numpy(), table["plan_tier"].to_numpy()
+    )
+    return table, curves
+
+
+def _snapshot_work(con, context: StepContext) -> tuple:
+    from helpers import features
+
+    return (features.snapshot(con, context.as_of),)
+
+
+def _spark(duckdb_step: str, work: Callable[[Any, StepContext], tuple]) -> StepFunction:
+    def run(context: StepContext, clock: Clock) -> dict[str, Any]:
+        # Imported untimed, as DuckDB and pandas are for the DuckDB steps.
+        import pyspark.sql  # noqa: F401
+        import sqlglot  # noqa: F401
+
+        from bench import engines
+        from helpers import spark as spark_engine
+
+        name = f"spark_{duckdb_step}"
+        parquet_dir = _require(context.parquet_dir, "parquet_dir", name)
+        with clock.measure(SPARK_SESSION_PART):
+            session = spark_engine.create_session(config=dict(context.spark_conf))
+            spark_engine.register_warehouse(session, parquet_dir)
+        try:
+            with clock.measure(name):
+                frames = work(session, context)
+            # Before stop(): the JVM's VmHWM is gone with the JVM.
+            info = engines.jvm_figures(session)
+        finally:
+            engines.stop_and_wait(session)
+        info["rows"] = len(frames[-1])
+        if len(frames) > 1:
+            info["customers"] = len(frames[0])
+        if context.verify:
+            with _connection(context) as con:
+                expected = work(con, context)
+            differences = [
+                line for number, (got, want) in enumerate(zip(frames, expected))
+                for line in engines.frame_differences(got, want, f"frame {number}")
+            ]
+            info.update(matches_duckdb=not differences, differences=differences)
+        return info
+
+    run.__doc__ = f"The work of step {duckdb_step} on a local SparkSession (session start timed apart)."
+    return run
 
 
 # --- Reference points ---
@@ -299,6 +411,7 @@ SUITE_STEPS: dict[str, StepFunction] = {
     "validate": validate,
     "snapshot": snapshot,
     "mrr_movements": mrr_movements,
+    "retention_metrics": retention_metrics,
     "retention_logo": _retention("logo"),
     "retention_revenue": _retention("revenue"),
     "kaplan_meier_by_plan_tier": kaplan_meier_by_plan_tier,
@@ -313,4 +426,19 @@ REFERENCE_STEPS: dict[str, StepFunction] = {
     "pandas_groupby": pandas_groupby,
     "process_baseline": process_baseline,
 }
-ALL_STEPS: dict[str, StepFunction] = SETUP_STEPS | SUITE_STEPS | REFERENCE_STEPS
+# Spark counterparts of suite steps (spark_<step>): run only when asked for (--only), as they
+# need Java and the optional `spark` extra and take minutes. parquet_export feeds them.
+SPARK_STEPS: dict[str, StepFunction] = {
+    f"spark_{name}": _spark(name, work)
+    for name, work in {
+        "snapshot": _snapshot_work,
+        "mrr_movements": _mrr_movements_work,
+        "retention_metrics": _retention_metrics_work,
+        "retention_logo": _retention_work("logo"),
+        "retention_revenue": _retention_work("revenue"),
+        "kaplan_meier_by_plan_tier": _kaplan_meier_work,
+    }.items()
+}
+ALL_STEPS: dict[str, StepFunction] = (
+    SETUP_STEPS | {"parquet_export": parquet_export} | SUITE_STEPS | SPARK_STEPS | REFERENCE_STEPS
+)

@@ -7,6 +7,10 @@ the whole process, interpreter start and imports included; ``peak_rss_mb``
 is the largest VmHWM of the timed runs, read by the process at the end of
 the measured part (imports included: see the ``process_baseline`` reference).
 A step that failed or was not run has ``status`` and null numbers.
+
+A Spark step's entry summarises its query part the same way and adds its
+session start (``session_median_s``...) and the driver JVM's peak RSS;
+``engine_comparison`` sets each beside its DuckDB step.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from bench.steps import SPARK_SESSION_PART
 
 SECONDS_DIGITS = 6
 RATIO_DIGITS = 4
@@ -82,6 +88,18 @@ def summarize_processes(runs: Sequence[Run]) -> dict[str, Any]:
     }
 
 
+def summarize_spark(runs: Sequence[Run], part: str) -> dict[str, Any]:
+    """A Spark step: ``summarize`` of its query part, plus its session start and the JVM's peak RSS."""
+    session = [run.parts[SPARK_SESSION_PART]["seconds"] for run in runs]
+    jvm = [run.info["jvm_peak_rss_mb"] for run in runs if run.info.get("jvm_peak_rss_mb") is not None]
+    return summarize(runs, part) | {
+        "session_median_s": round(statistics.median(session), SECONDS_DIGITS),
+        "session_min_s": round(min(session), SECONDS_DIGITS),
+        "session_max_s": round(max(session), SECONDS_DIGITS),
+        "jvm_peak_rss_mb": max(jvm) if jvm else None,
+    }
+
+
 def unavailable(status: str, note: str) -> dict[str, Any]:
     """An entry for a step that was skipped or failed: null numbers, a status and why."""
     return dict.fromkeys(NUMBER_FIELDS) | {"runs": 0, "status": status, "note": note}
@@ -110,6 +128,34 @@ def ratios(steps: dict[str, Any], reference: dict[str, Any]) -> dict[str, float 
             None if load is None or groupby is None else load + groupby, snapshot
         ),
     }
+
+
+def engine_comparison(steps: dict[str, Any], spark: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each Spark step beside its DuckDB step: medians, their ratio, process times and peaks."""
+    rows = []
+    for name, entry in spark.items():
+        if not name.startswith("spark_"):
+            continue
+        duckdb_name = name.removeprefix("spark_")
+        duckdb = steps.get(duckdb_name) or {}
+        query, session = _median(spark, name), entry.get("session_median_s")
+        rows.append({
+            "step": duckdb_name,
+            "duckdb_median_s": _median(steps, duckdb_name),
+            "spark_median_s": query,
+            "spark_session_median_s": session,
+            "spark_over_duckdb": _ratio(query, _median(steps, duckdb_name)),
+            "spark_with_session_over_duckdb": _ratio(
+                None if query is None or session is None else query + session, _median(steps, duckdb_name)
+            ),
+            "duckdb_process_median_s": duckdb.get("process_median_s"),
+            "spark_process_median_s": entry.get("process_median_s"),
+            "duckdb_peak_rss_mb": duckdb.get("peak_rss_mb"),
+            "spark_peak_rss_mb": entry.get("peak_rss_mb"),
+            "jvm_peak_rss_mb": entry.get("jvm_peak_rss_mb"),
+            "matches_duckdb": (entry.get("info") or {}).get("matches_duckdb"),
+        })
+    return rows
 
 
 def _met(value: float | None, check) -> bool | None:
