@@ -9,7 +9,6 @@ arguments.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
 
@@ -17,33 +16,7 @@ from bench.cache import DEFAULT_CACHE_DIR
 from bench.harness import DEFAULT_REPORT_COMMAND, RESULTS_DIR, Benchmark, Settings, StepFailed
 from bench.markdown import render
 from bench.steps import REFERENCE_STEPS, SPARK_STEPS, SUITE_STEPS
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
+from helpers.cli import int_at_least, iso_date
 
 
 def _report(text: str) -> tuple[str, str]:
@@ -73,28 +46,28 @@ def build_parser() -> argparse.ArgumentParser:
                     "reference points (one GROUP BY, the per-customer loop, pandas), and write "
                     "bench/results/latest.json and latest.md.",
     )
-    parser.add_argument("--customers", type=_positive_int, default=100_000, help="customers (default 100000)")
-    parser.add_argument("--events", type=_positive_int, default=20_000_000,
+    parser.add_argument("--customers", type=int_at_least(1), default=100_000, help="customers (default 100000)")
+    parser.add_argument("--events", type=int_at_least(1), default=20_000_000,
                         help="usage events, in expectation (default 20000000)")
     parser.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
-    parser.add_argument("--repeat", type=_positive_int, default=3, help="timed runs per step (default 3)")
-    parser.add_argument("--warmup", type=_count, default=1, help="untimed runs before them (default 1)")
-    parser.add_argument("--setup-repeat", type=_positive_int, default=1,
+    parser.add_argument("--repeat", type=int_at_least(1), default=3, help="timed runs per step (default 3)")
+    parser.add_argument("--warmup", type=int_at_least(0), default=1, help="untimed runs before them (default 1)")
+    parser.add_argument("--setup-repeat", type=int_at_least(1), default=1,
                         help="runs of generation, build and training when the cache is missing (default 1)")
     parser.add_argument("--json", type=Path, default=RESULTS_DIR / "latest.json", dest="json_path",
                         help="results file (default bench/results/latest.json)")
     parser.add_argument("--markdown", type=Path, default=None, dest="markdown_path",
                         help="markdown table (default: beside --json, same name, .md)")
-    parser.add_argument("--as-of", type=_date, default=None,
+    parser.add_argument("--as-of", type=iso_date, default=None,
                         help="as-of date of the snapshot, survival and scoring (default: the reports' auto as-of)")
-    parser.add_argument("--sample-customers", type=_positive_int, default=200,
+    parser.add_argument("--sample-customers", type=int_at_least(1), default=200,
                         help="customers timed in the per-customer loop before extrapolating (default 200)")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
                         help="cached warehouses and models, one folder per scale (default bench/cache)")
     parser.add_argument("--rebuild", action="store_true", help="regenerate and rebuild even when cached")
     parser.add_argument("--train-params", type=Path, default=None,
                         help="parameters file for training (default params.yaml)")
-    parser.add_argument("--train-max-iter", type=_positive_int, default=None,
+    parser.add_argument("--train-max-iter", type=int_at_least(1), default=None,
                         help="override max_iter of both models (default: params.yaml's)")
     parser.add_argument(
         "--report", action="append", type=_report, default=None, dest="reports", metavar="NAME=COMMAND",

@@ -10,27 +10,37 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from helpers import config
 from helpers.engine import ENGINES
 
 
-def _date(text: str) -> dt.date:
+def iso_date(text: str) -> dt.date:
+    """An argparse type: a YYYY-MM-DD date (bench/cli.py uses it too)."""
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer no smaller than ``minimum`` (``100_000`` is accepted)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} must be at least {minimum}")
+        return value
+
+    return parse
+
+
+_positive_int = int_at_least(1)
 
 
 def _warehouse_argument(parser: argparse.ArgumentParser) -> None:
@@ -110,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="subscription_id, customer_id, plan_tier, start_date, end_date, mrr")
     ingest.add_argument("--events", type=Path, help="event_id, customer_id, timestamp, event_type, feature_adoption_score")
     ingest.add_argument("--tickets", type=Path, help="ticket_id, customer_id, created_at, priority, topic, resolved_at")
-    ingest.add_argument("--data-end", type=_date, default=None,
+    ingest.add_argument("--data-end", type=iso_date, default=None,
                         help="last day covered by the data (default: the latest date in the files)")
     _warehouse_argument(ingest)
 
