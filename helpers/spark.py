@@ -35,13 +35,10 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from helpers.export import EXPORTED_TABLES as WAREHOUSE_FILES
+from helpers.export import EXPORTED_TABLES
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-
-WAREHOUSE_TABLES: tuple[str, ...] = tuple(WAREHOUSE_FILES)
 
 # Settings of a session this module creates (an existing session is used as it is).
 SESSION_DEFAULTS: dict[str, str] = {
@@ -399,26 +396,26 @@ def register_warehouse(
     if parquet_dir is not None and "://" in str(parquet_dir):
         # Object storage or HDFS (s3a://, abfss://, gs://, hdfs://): the cluster reads it, Spark checks it.
         base = str(parquet_dir).rstrip("/")
-        for table, name in WAREHOUSE_FILES.items():
+        for table, name in EXPORTED_TABLES.items():
             locations[table] = (f"{base}/{name}", "parquet")
     elif parquet_dir is not None:
         folder = Path(parquet_dir)
-        missing = [name for name in WAREHOUSE_FILES.values() if not (folder / name).exists()]
+        missing = [name for name in EXPORTED_TABLES.values() if not (folder / name).exists()]
         if missing:
             raise FileNotFoundError(
                 f"{folder} lacks {', '.join(missing)}: write the folder with "
                 f"`python -m helpers export --parquet {folder}`"
             )
-        for table, name in WAREHOUSE_FILES.items():
+        for table, name in EXPORTED_TABLES.items():
             locations[table] = (str((folder / name).resolve()), "parquet")
     for table, location in (paths or {}).items():
-        if table not in WAREHOUSE_FILES:
-            raise ValueError(f"unknown table {table!r} in paths; expected one of {', '.join(WAREHOUSE_TABLES)}")
+        if table not in EXPORTED_TABLES:
+            raise ValueError(f"unknown table {table!r} in paths; expected one of {', '.join(EXPORTED_TABLES)}")
         locations[table] = (str(location), file_format)
     if not locations:
         raise ValueError("give parquet_dir (a folder written by `python -m helpers export`) or paths")
     for database in sorted({table.split(".")[0] for table in locations}):
-        # Fixed identifiers (raw, meta) from WAREHOUSE_FILES.
+        # Fixed identifiers (raw, meta) from EXPORTED_TABLES.
         spark.sql(f"create database if not exists {database}")
     # DuckDB writes TIMESTAMP (no time zone) as Parquet timestamps not adjusted
     # to UTC; read as TIMESTAMP_NTZ they keep their wall-clock value whatever
@@ -450,4 +447,4 @@ def register_warehouse(
 
 def missing_tables(spark: SparkSession) -> list[str]:
     """The warehouse tables that do not resolve in the session (empty when all do)."""
-    return [table for table in WAREHOUSE_TABLES if not spark.catalog.tableExists(table)]
+    return [table for table in EXPORTED_TABLES if not spark.catalog.tableExists(table)]
