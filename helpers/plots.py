@@ -477,14 +477,8 @@ def roc_chart(predictions: pd.DataFrame, models: Sequence[str], label: str = "ch
         axis.plot(false_positive, true_positive, color=_model_color(model, index), linewidth=2.4 if index == 0 else 1.6,
                   label=f"{model} (AUC {auc:.3f})")
     axis.plot([0, 1], [0, 1], color="#777777", linestyle=":", linewidth=1, label="chance")
-    axis.set_xlim(0, 1)
-    axis.set_ylim(0, 1.01)
-    axis.xaxis.set_major_formatter(SHARE_FORMATTER)
-    axis.yaxis.set_major_formatter(SHARE_FORMATTER)
-    axis.set_xlabel("false positive rate (share of non-churners flagged)")
-    axis.set_ylabel("true positive rate (share of churners caught)")
-    axis.legend(loc="lower right", frameon=True, framealpha=0.9)
-    axis.set_title(title)
+    _finish_share_curve(axis, "false positive rate (share of non-churners flagged)",
+                        "true positive rate (share of churners caught)", "lower right", title)
     return figure
 
 
@@ -503,15 +497,21 @@ def precision_recall_chart(predictions: pd.DataFrame, models: Sequence[str], lab
         axis.plot(recall, precision, color=_model_color(model, index), linewidth=2.4 if index == 0 else 1.6,
                   label=f"{model} (AP {average:.3f})", drawstyle="steps-post")
     axis.axhline(base_rate, color="#777777", linestyle=":", linewidth=1, label=f"churn rate ({base_rate:.1%})")
+    _finish_share_curve(axis, "recall (share of churners caught)", "precision (share of flagged who churned)",
+                        "upper right", title)
+    return figure
+
+
+def _finish_share_curve(axis, xlabel: str, ylabel: str, legend_loc: str, title: str) -> None:
+    """Both axes shares from 0 to 100% (ROC and precision-recall curves), labels, legend, title."""
     axis.set_xlim(0, 1)
     axis.set_ylim(0, 1.01)
     axis.xaxis.set_major_formatter(SHARE_FORMATTER)
     axis.yaxis.set_major_formatter(SHARE_FORMATTER)
-    axis.set_xlabel("recall (share of churners caught)")
-    axis.set_ylabel("precision (share of flagged who churned)")
-    axis.legend(loc="upper right", frameon=True, framealpha=0.9)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.legend(loc=legend_loc, frameon=True, framealpha=0.9)
     axis.set_title(title)
-    return figure
 
 
 @_styled
