@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "The Spark steps (spark_<step>; 'spark': all of them) run only when named here")
     parser.add_argument("--spark-conf", action="append", type=_setting, default=[], metavar="KEY=VALUE",
                         help="a setting for the Spark steps' sessions (repeatable), over "
-                             "helpers.spark.create_session's, e.g. spark.sql.shuffle.partitions=2")
+                             "helpers.warehouse.spark.create_session's, e.g. spark.sql.shuffle.partitions=2")
     return parser
 
 

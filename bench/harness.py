@@ -97,7 +97,7 @@ class Settings:
     rebuild: bool = False
     train_params: Path | None = None
     train_max_iter: int | None = None
-    # Settings of the Spark steps' sessions, over helpers.spark.create_session's.
+    # Settings of the Spark steps' sessions, over helpers.warehouse.spark.create_session's.
     spark_conf: tuple[tuple[str, str], ...] = ()
     python: str = sys.executable
 

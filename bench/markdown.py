@@ -83,7 +83,7 @@ def _engines(results: dict[str, Any]) -> list[str]:
         "",
         f"Spark {first.get('spark_version', '?')} (Java {first.get('java_version', '?')}), master "
         f"{first.get('master', '?')} ({first.get('default_parallelism', '?')} cores), shuffle partitions "
-        f"{first.get('shuffle_partitions', '?')}; settings: helpers.spark.create_session's"
+        f"{first.get('shuffle_partitions', '?')}; settings: helpers.warehouse.spark.create_session's"
         f"{' + ' + settings if settings else ''}. Tables read from the warehouse's Parquet export.",
         "Spark s is the query alone; session start (JVM, session, table registration) is beside it. "
         "Peak RSS: the Python process, and the driver JVM (a child process) apart.",

@@ -5,12 +5,12 @@
 - ``per_customer_event_counts``: the seed system's style, one repository call
   (and one connection) per customer;
 - ``load_events`` + ``pandas_event_aggregates``: the raw events loaded into
-  pandas and aggregated there, which ARCHITECTURE section 8 rules out; it is
+  pandas and aggregated there, which docs/architecture.md (performance rules) rules out; it is
   here to be measured.
 
 ``event_features`` turns the aggregates of the floor or pandas into the
 snapshot's column definitions and ``compare_with_snapshot`` checks them
-against ``helpers.features.snapshot`` column by column, so each reference is
+against ``helpers.analytics.features.snapshot`` column by column, so each reference is
 known to compute the same thing it is compared with.
 """
 
@@ -191,7 +191,7 @@ def compare_with_snapshot(snapshot: pd.DataFrame, features: pd.DataFrame) -> lis
     adoption must be 0 and their days since the last event their tenure.
 
     Args:
-        snapshot: ``helpers.features.snapshot`` at some as-of.
+        snapshot: ``helpers.analytics.features.snapshot`` at some as-of.
         features: ``event_features`` at the same as-of.
 
     Returns:

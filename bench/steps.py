@@ -44,7 +44,7 @@ class StepContext:
     train_params: Path | None = None
     train_max_iter: int | None = None
     parquet_dir: Path | None = None
-    # Extra settings of the Spark steps' sessions, over helpers.spark.create_session's.
+    # Extra settings of the Spark steps' sessions, over helpers.warehouse.spark.create_session's.
     spark_conf: tuple[tuple[str, str], ...] = ()
 
 
@@ -89,7 +89,7 @@ def _require(value: Any, name: str, step: str) -> Any:
 
 def generation(context: StepContext, clock: Clock) -> dict[str, Any]:
     """The synthetic generator writing the raw Parquet folder (``dvc repro generate``)."""
-    from helpers import raw_data
+    from helpers.warehouse import raw_data
 
     raw_dir = _require(context.raw_dir, "raw_dir", "generation")
     customers = _require(context.customers, "customers", "generation")
@@ -101,7 +101,7 @@ def generation(context: StepContext, clock: Clock) -> dict[str, Any]:
 
 def warehouse_build(context: StepContext, clock: Clock) -> dict[str, Any]:
     """The warehouse built from the raw folder through ingest (``dvc repro warehouse``)."""
-    from helpers import raw_data
+    from helpers.warehouse import raw_data
 
     raw_dir = _require(context.raw_dir, "raw_dir", "warehouse_build")
     with clock.measure("warehouse_build"):
@@ -111,7 +111,7 @@ def warehouse_build(context: StepContext, clock: Clock) -> dict[str, Any]:
 
 def train_models(context: StepContext, clock: Clock) -> dict[str, Any]:
     """Both models trained and registered with ``training.train_all`` into the cache."""
-    from helpers import training
+    from helpers.models import training
 
     params = training.load_params(context.train_params)
     if context.train_max_iter is not None:
@@ -146,7 +146,7 @@ def _connection(context: StepContext):
 
 def snapshot(context: StepContext, clock: Clock) -> dict[str, Any]:
     """``features.snapshot`` at the as-of date (connection opening included, as in every step)."""
-    from helpers import features
+    from helpers.analytics import features
 
     with clock.measure("snapshot"):
         with _connection(context) as con:
@@ -156,7 +156,7 @@ def snapshot(context: StepContext, clock: Clock) -> dict[str, Any]:
 
 def mrr_movements(context: StepContext, clock: Clock) -> dict[str, Any]:
     """The monthly MRR roll-forward over the whole history."""
-    from helpers import revenue
+    from helpers.analytics import revenue
 
     with clock.measure("mrr_movements"):
         with _connection(context) as con:
@@ -166,7 +166,7 @@ def mrr_movements(context: StepContext, clock: Clock) -> dict[str, Any]:
 
 def retention_metrics(context: StepContext, clock: Clock) -> dict[str, Any]:
     """Logo churn, GRR, NRR (monthly and trailing 12 months), quick ratio and ARPA over the whole history."""
-    from helpers import revenue
+    from helpers.analytics import revenue
 
     with clock.measure("retention_metrics"):
         with _connection(context) as con:
@@ -176,7 +176,7 @@ def retention_metrics(context: StepContext, clock: Clock) -> dict[str, Any]:
 
 def _retention(kind: str) -> StepFunction:
     def run(context: StepContext, clock: Clock) -> dict[str, Any]:
-        from helpers import cohorts
+        from helpers.analytics import cohorts
 
         with clock.measure(f"retention_{kind}"):
             with _connection(context) as con:
@@ -189,7 +189,7 @@ def _retention(kind: str) -> StepFunction:
 
 def kaplan_meier_by_plan_tier(context: StepContext, clock: Clock) -> dict[str, Any]:
     """Tenure table at the as-of date and one Kaplan-Meier curve per plan tier."""
-    from helpers import survival
+    from helpers.analytics import survival
 
     with clock.measure("kaplan_meier_by_plan_tier"):
         with _connection(context) as con:
@@ -202,7 +202,8 @@ def kaplan_meier_by_plan_tier(context: StepContext, clock: Clock) -> dict[str, A
 
 def score_customers(context: StepContext, clock: Clock) -> dict[str, Any]:
     """Both models loaded from the registry (hash-checked) and every paying customer scored."""
-    from helpers import churn_model, registry, risk_model, scoring  # noqa: F401  (sklearn imported untimed)
+    from helpers import registry
+    from helpers.models import churn_model, risk_model, scoring  # noqa: F401  (sklearn imported untimed)
 
     models_dir = _require(context.models_dir, "models_dir", "score_customers")
     with clock.measure("score_customers"):
@@ -222,7 +223,9 @@ def score_customers_one_thread(context: StepContext, clock: Clock) -> dict[str, 
     """
     from threadpoolctl import threadpool_limits
 
-    from helpers import churn_model, registry, risk_model, scoring  # noqa: F401  (sklearn imported untimed)
+    from helpers import registry
+
+    from helpers.models import churn_model, risk_model, scoring  # noqa: F401  (sklearn imported untimed)
 
     models_dir = _require(context.models_dir, "models_dir", "score_customers_one_thread")
     with clock.measure("score_customers_one_thread"):
@@ -242,7 +245,7 @@ SPARK_SESSION_PART = "spark_session"
 
 def parquet_export(context: StepContext, clock: Clock) -> dict[str, Any]:
     """``export.export_parquet``: the warehouse tables as the Parquet files the Spark steps read."""
-    from helpers import export
+    from helpers.warehouse import export
 
     parquet_dir = _require(context.parquet_dir, "parquet_dir", "parquet_export")
     with clock.measure("parquet_export"):
@@ -254,20 +257,20 @@ def parquet_export(context: StepContext, clock: Clock) -> dict[str, Any]:
 # Each Spark step's work: (con, context) -> the frames it computes, the same
 # calls as the DuckDB step of that name (a DuckDB connection or a SparkSession).
 def _mrr_movements_work(con, context: StepContext) -> tuple:
-    from helpers import revenue
+    from helpers.analytics import revenue
 
     return (revenue.mrr_movements(con),)
 
 
 def _retention_metrics_work(con, context: StepContext) -> tuple:
-    from helpers import revenue
+    from helpers.analytics import revenue
 
     return (revenue.retention_metrics(con),)
 
 
 def _retention_work(kind: str) -> Callable[[Any, StepContext], tuple]:
     def work(con, context: StepContext) -> tuple:
-        from helpers import cohorts
+        from helpers.analytics import cohorts
 
         return (cohorts.retention_table(con, kind=kind),)
 
@@ -275,7 +278,7 @@ def _retention_work(kind: str) -> Callable[[Any, StepContext], tuple]:
 
 
 def _kaplan_meier_work(con, context: StepContext) -> tuple:
-    from helpers import survival
+    from helpers.analytics import survival
 
     table = survival.tenure_table(con, context.as_of, segment="plan_tier")
     curves = survival.kaplan_meier_by_group(
@@ -285,7 +288,7 @@ def _kaplan_meier_work(con, context: StepContext) -> tuple:
 
 
 def _snapshot_work(con, context: StepContext) -> tuple:
-    from helpers import features
+    from helpers.analytics import features
 
     return (features.snapshot(con, context.as_of),)
 
@@ -297,7 +300,7 @@ def _spark(duckdb_step: str, work: Callable[[Any, StepContext], tuple]) -> StepF
         import sqlglot  # noqa: F401
 
         from bench import engines
-        from helpers import spark as spark_engine
+        from helpers.warehouse import spark as spark_engine
 
         name = f"spark_{duckdb_step}"
         parquet_dir = _require(context.parquet_dir, "parquet_dir", name)
@@ -351,7 +354,7 @@ def per_customer_loop(context: StepContext, clock: Clock) -> dict[str, Any]:
     untimed; the parent extrapolates the sample's time to the population.
     """
     from bench import reference
-    from helpers import features
+    from helpers.analytics import features
 
     with _connection(context) as con:
         population = features.snapshot(con, context.as_of)[["customer_id", "events_30d"]]
@@ -384,7 +387,8 @@ def pandas_groupby(context: StepContext, clock: Clock) -> dict[str, Any]:
 
 def process_baseline(context: StepContext, clock: Clock) -> dict[str, Any]:
     """Nothing but the imports every step pays: the floor under every peak RSS."""
-    from helpers import churn_model, cohorts, features, revenue, risk_model, scoring, survival  # noqa: F401
+    from helpers.analytics import cohorts, features, revenue, survival  # noqa: F401
+    from helpers.models import churn_model, risk_model, scoring  # noqa: F401
 
     with clock.measure("process_baseline"):
         pass
@@ -394,7 +398,7 @@ def process_baseline(context: StepContext, clock: Clock) -> dict[str, Any]:
 def _verify(context: StepContext, reference_features) -> dict[str, Any]:
     """Compare reference event features with the snapshot at the same as-of (untimed)."""
     from bench import reference
-    from helpers import features
+    from helpers.analytics import features
 
     with _connection(context) as con:
         frame = features.snapshot(con, context.as_of)

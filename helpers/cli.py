@@ -13,8 +13,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from helpers import config
-from helpers.engine import ENGINES
+from helpers import config, reports, warehouse
+from helpers.models import training
+from helpers.reports import ReportError
+from helpers.warehouse import export, ingest, raw_data
+from helpers.warehouse.data_tests import run_data_tests
+from helpers.warehouse.engine import ENGINES
+from helpers.warehouse.spark import SparkEngineError
 
 
 def iso_date(text: str) -> dt.date:
@@ -151,8 +156,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_summary(path: Path | None) -> None:
-    from helpers import warehouse
-
     with warehouse.get_connection(path=path) as con:
         metadata = warehouse.read_metadata(con)
         table = warehouse.summary(con)
@@ -165,35 +168,17 @@ def _print_summary(path: Path | None) -> None:
 
 
 def _validate(engine: str, warehouse_path: Path | None, parquet_dir: Path | None) -> list:
-    from helpers import engine as engine_seam
-    from helpers import warehouse
-    from helpers.data_tests import run_data_tests
-
-    with engine_seam.connect(engine, warehouse_path=warehouse_path, parquet_dir=parquet_dir) as con:
+    with warehouse.connect(engine, warehouse_path=warehouse_path, parquet_dir=parquet_dir) as con:
         return run_data_tests(con, "raw", warehouse.data_end(con))
-
-
-def _report_error() -> type[Exception]:
-    # Imported lazily: papermill and nbconvert are only needed for report runs.
-    try:
-        from helpers.reports import ReportError
-    except ImportError:
-        return ValueError
-    return ReportError
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
-    from helpers import warehouse
-    from helpers.ingest import IngestError
-    from helpers.spark import SparkEngineError
 
     try:
         if args.command == "generate" and args.raw_dir is not None:
-            from helpers.raw_data import write_synthetic
-
-            manifest = write_synthetic(
+            manifest = raw_data.write_synthetic(
                 args.raw_dir, args.customers, args.seed, args.events_per_customer, progress=not args.no_progress
             )
             print(f"wrote {args.raw_dir}: {manifest['rows']}")
@@ -203,21 +188,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             _print_summary(args.warehouse)
         elif args.command == "build":
-            from helpers.raw_data import build_from_raw_dir
-
-            build_from_raw_dir(args.raw_dir, args.warehouse)
+            raw_data.build_from_raw_dir(args.raw_dir, args.warehouse)
             _print_summary(args.warehouse)
         elif args.command == "train":
-            from helpers import training
-
             written = training.train_all(
                 training.load_params(args.params), args.warehouse, args.models_dir, args.metrics_dir
             )
             for name, metadata in written.items():
                 print(f"{name} {metadata['version']}: {training.headline(name, metadata['metrics'])}")
         elif args.command == "report":
-            from helpers import reports
-
             folder = reports.run_reports(
                 as_of=args.as_of,
                 reports=args.reports.split(",") if args.reports else None,
@@ -229,9 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"published {folder}; index: {folder.parent / 'index.html'}")
         elif args.command == "ingest":
-            from helpers.ingest import ingest
-
-            ingest(args.customers, args.subscriptions, args.events, args.tickets, args.warehouse, args.data_end)
+            ingest.ingest(args.customers, args.subscriptions, args.events, args.tickets, args.warehouse, args.data_end)
             _print_summary(args.warehouse)
         elif args.command == "validate":
             problems = _validate(args.engine, args.warehouse, args.parquet)
@@ -242,12 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "summary":
             _print_summary(args.warehouse)
         elif args.command == "export":
-            from helpers.export import export_parquet
-
-            for table, path in export_parquet(args.parquet, args.warehouse).items():
+            for table, path in export.export_parquet(args.parquet, args.warehouse).items():
                 print(f"{table}: {path}")
-    except (IngestError, warehouse.WarehouseError, FileNotFoundError, ValueError,
-            SparkEngineError, _report_error()) as error:
+    except (ingest.IngestError, warehouse.WarehouseError, FileNotFoundError, ValueError,
+            SparkEngineError, ReportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

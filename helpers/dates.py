@@ -1,4 +1,4 @@
-"""Dates of the suite: argument parsing, month arithmetic and the default as-of date.
+"""Dates of the suite: argument parsing, month arithmetic and the one as-of rule.
 
 "As of D" means at the start of day D: an analysis as of D reads data
 strictly before D. Defaults come from the data (``meta.build_info.data_end``),
@@ -12,8 +12,6 @@ from typing import Union
 
 import numpy as np
 import pandas as pd
-
-from helpers.engine import Connection
 
 DateLike = Union[dt.date, str, pd.Timestamp, np.datetime64]
 
@@ -84,10 +82,43 @@ def default_as_of(data_end: dt.date) -> dt.date:
     return following if following.day == 1 else month_start(data_end)
 
 
-def resolve_as_of(con: Connection, value: DateLike | None) -> dt.date:
-    """``auto`` (or None) -> ``default_as_of`` of the warehouse; otherwise the parsed date."""
-    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
-        from helpers.warehouse import data_end
+def check_as_of(as_of: dt.date, data_start: dt.date, data_end: dt.date) -> dt.date:
+    """Refuse an as-of date outside the data: an analysis needs data before it, and none after the data end.
 
-        return default_as_of(data_end(con))
-    return to_date(value, "as_of")
+    Args:
+        as_of: the parsed date.
+        data_start, data_end: the warehouse's data range (``meta.build_info``).
+
+    Returns:
+        ``as_of`` unchanged.
+
+    Raises:
+        ValueError: ``as_of`` is on or before the first day of data, or later than the day after the last.
+    """
+    latest = data_end + dt.timedelta(days=1)
+    if as_of > latest:
+        raise ValueError(
+            f"as_of {as_of} is after the data: the warehouse covers {data_start} to {data_end}, so the "
+            f"latest as-of date is {latest}; pass an earlier date or 'auto'"
+        )
+    if as_of <= data_start:
+        raise ValueError(
+            f"as_of {as_of} is before any data: the warehouse covers {data_start} to {data_end}; "
+            f"pass a later date or 'auto'"
+        )
+    return as_of
+
+
+def resolve_as_of(value: DateLike | None, data_start: dt.date, data_end: dt.date) -> dt.date:
+    """The one as-of rule of the suite: ``auto`` (or empty/None) is ``default_as_of``; a date is range-checked.
+
+    Args:
+        value: ``"auto"``, ``""``, None, or a date such as ``"2025-07-01"``.
+        data_start, data_end: the warehouse's data range.
+
+    Returns:
+        The as-of date, within the data (see ``check_as_of``).
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
+        return default_as_of(data_end)
+    return check_as_of(to_date(value, "as_of"), data_start, data_end)

@@ -1,23 +1,121 @@
-"""Replace a folder of outputs in one step, so readers see the old set or the new one, never a mix."""
+"""The one atomic writer: files and folders replaced in one step, and leftovers of killed runs removed.
+
+Readers see the old content or the new, never a mix: new content is written
+beside its target (same folder, so the same file system), flushed to disk, and
+moved over the target with one rename. Temporary names carry the writing
+process's id, so the next run can tell the leftovers of a killed run (whose
+process is gone) from the work of a run still going, and remove only those.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import shutil
 import uuid
 from pathlib import Path
 
+# .<target name>.<pid>.<random>.<kind>[.wal]
+_TEMPORARY = re.compile(r"\.(?P<target>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.(?:building|previous|tmp)(?:\.wal)?")
+
+
+def temporary_path(target: Path, kind: str = "building") -> Path:
+    """A new hidden name beside ``target`` for work in progress (``kind``: building, previous or tmp)."""
+    return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.{kind}")
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def remove_stale(target: Path) -> list[Path]:
+    """Delete temporary files and folders of ``target`` left by runs whose process is gone.
+
+    Args:
+        target: the file or folder whose leftovers to look for (in its parent folder).
+
+    Returns:
+        The paths removed.
+    """
+    folder = target.parent
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in folder.iterdir():
+        match = _TEMPORARY.fullmatch(path.name)
+        if not match or match["target"] != target.name or _process_alive(int(match["pid"])):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        removed.append(path)
+    return removed
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename) to disk; a no-op where folders cannot be opened."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def write_atomically(path: Path, data: bytes | str, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` in one step: temporary file, fsync, rename, fsync of the folder.
+
+    Args:
+        path: the target file (its folder is created when missing).
+        data: bytes, or text written as UTF-8.
+        mode: permissions of the new file (shared outputs are world-readable).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    temporary = temporary_path(path, "tmp")
+    try:
+        with open(temporary, "xb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
+    fsync_folder(path.parent)
+
 
 def staging_folder(target: Path) -> Path:
     """A new, empty hidden folder beside ``target`` (same file system, so the swap is two renames)."""
-    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.building")
+    remove_stale(target)
+    staging = temporary_path(target)
     staging.mkdir(parents=True)
     return staging
 
 
 def replace_folder(staging: Path, target: Path) -> None:
     """Swap ``staging`` in for ``target`` with two renames, then delete the previous folder."""
-    previous = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.previous")
+    previous = temporary_path(target, "previous")
     if target.exists():
         target.rename(previous)
     staging.rename(target)
+    fsync_folder(target.parent)
     shutil.rmtree(previous, ignore_errors=True)

@@ -14,9 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import os
 import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +25,8 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 from helpers import config, files, registry, warehouse
-from helpers import engine as engine_seam
 from helpers.dates import resolve_as_of
+from helpers.warehouse import engine as engine_seam
 
 # Report name -> notebook. The training notebook is not a report: the DVC
 # train stage registers the models.
@@ -181,7 +179,7 @@ def run_reports(
         reports: report names (see REPORT_NOTEBOOKS); all by default.
         parameters: extra notebook parameters; each must be declared by at least one chosen
             notebook and goes to those that declare it. ``engine="spark"`` with
-            ``parquet_dir`` runs the reports that declare them on Spark (see helpers.engine).
+            ``parquet_dir`` runs the reports that declare them on Spark (see helpers.warehouse.engine).
         warehouse_path, models_dir, reports_dir: default to helpers.config.
         notebooks_dir: where the report notebooks live (tests use fixture notebooks).
         catalog: report name -> notebook file (default REPORT_NOTEBOOKS).
@@ -219,9 +217,10 @@ def run_reports(
         )
     # The data range and content hash come from the engine the reports read,
     # so a Spark run needs only the exported tables, not the DuckDB file.
-    with engine_seam.connect(engine, warehouse_path=warehouse_file, parquet_dir=extra.get("parquet_dir") or None) as con:
-        as_of_date = resolve_as_of(con, extra.get("as_of", as_of))
-        content_hash = warehouse.read_metadata(con)["content_hash"]
+    with warehouse.connect(engine, warehouse_path=warehouse_file, parquet_dir=extra.get("parquet_dir") or None) as con:
+        metadata = warehouse.read_metadata(con)
+        as_of_date = resolve_as_of(extra.get("as_of", as_of), metadata["data_start"], metadata["data_end"])
+        content_hash = metadata["content_hash"]
     for _, values in plans:
         if "as_of" in values:
             values["as_of"] = as_of_date.isoformat()
@@ -316,7 +315,5 @@ th {{ background: #f4f4f4; }}
 </tbody></table></body></html>
 """
     index = folder / "index.html"
-    temporary = folder / f".index.{uuid.uuid4().hex[:8]}.html"
-    temporary.write_text(page, encoding="utf-8")
-    os.replace(temporary, index)
+    files.write_atomically(index, page)
     return index

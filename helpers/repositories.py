@@ -20,7 +20,7 @@ import pandas as pd
 
 from helpers import config, warehouse
 from helpers.domain import Customer, UsageEvent
-from helpers.queries import load_sql
+from helpers.warehouse.queries import load_sql
 
 # get_sample(n) accepts 1 <= n <= MAX_SAMPLE_SIZE. DuckDB's SAMPLE clause takes
 # no bound parameter, so n is checked here before it is written into the SQL.

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import training, warehouse
+from helpers import warehouse
+
+from helpers.models import training
 
 SETTINGS = {"n_customers": 800, "seed": 7, "events_per_customer": 60}
 

@@ -60,7 +60,7 @@ def build_frames(path, frames: dict[str, pd.DataFrame]) -> dict:
 
 
 def random_frames(seed: int, n_customers: int = 60, data_end: dt.date = dt.date(2024, 12, 31)) -> dict[str, pd.DataFrame]:
-    """A small random dataset obeying every rule, made by plain loops (independent of helpers.synthetic).
+    """A small random dataset obeying every rule, made by plain loops (independent of helpers.warehouse.synthetic).
 
     Customers have one to four paid or free periods with gaps, a few dozen
     events and a few tickets each; customers.mrr / churn_date follow from the

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from helpers import registry, warehouse
-from helpers.backtest import backtest, backtest_dates
-from helpers.features import snapshot
+from helpers.models.backtest import backtest, backtest_dates
+from helpers.analytics.features import snapshot
 
 
 def test_backtest_sums_match_the_snapshot(trained_small_models):

@@ -25,7 +25,9 @@ if str(PROJECT_ROOT) not in sys.path:  # bench/ is not an installed package; `py
 from bench import harness, reference  # noqa: E402
 from bench.cli import build_parser  # noqa: E402
 from bench.harness import Benchmark, Settings  # noqa: E402
-from helpers import features, training, warehouse  # noqa: E402
+from helpers import warehouse
+from helpers.analytics import features
+from helpers.models import training  # noqa: E402
 
 SUITE_STEPS = ("generation", "warehouse_build", "validate", "snapshot", "mrr_movements", "retention_logo",
                "retention_revenue", "kaplan_meier_by_plan_tier", "train_models", "score_customers",

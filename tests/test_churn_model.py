@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.churn_model import (
+from helpers.models.churn_model import (
     BaseRateBaseline,
     LogisticBaseline,
     RecencyRuleBaseline,
@@ -17,8 +17,8 @@ from helpers.churn_model import (
     make_preprocessor,
 )
 from helpers.domain import Industry, PlanTier
-from helpers.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
-from helpers.training import churn_time_split
+from helpers.analytics.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
+from helpers.models.training import churn_time_split
 
 SETTINGS = {"horizon_days": 90, "train_start": "auto", "train_end": "auto", "test_start": "auto", "test_end": "auto"}
 

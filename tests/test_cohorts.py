@@ -1,4 +1,4 @@
-"""Tests of helpers.cohorts: logo and revenue retention by cohort, on a hand-computed case."""
+"""Tests of helpers.analytics.cohorts: logo and revenue retention by cohort, on a hand-computed case."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 from conftest import subscription_frame
 
-from helpers import cohorts, revenue, warehouse
+from helpers import warehouse
+
+from helpers.analytics import cohorts, revenue
 
 # Months are snapshots on the 1st; end_date is exclusive.
 ROWS = [

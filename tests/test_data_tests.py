@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from helpers import warehouse
-from helpers.data_tests import DATA_TESTS
+from helpers.warehouse.data_tests import DATA_TESTS
 from helpers.warehouse import WarehouseBuildError
 from sample_data import build_frames, valid_frames
 

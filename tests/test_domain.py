@@ -1,4 +1,4 @@
-"""Vocabularies (exactly ARCHITECTURE section 3), value objects and entities."""
+"""Vocabularies (exactly as README lists them), value objects and entities."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.drift import PSI_FLAG, SMOOTHING, feature_profile, population_stability
-from helpers.features import NUMERIC_FEATURES
+from helpers.models.drift import PSI_FLAG, SMOOTHING, feature_profile, population_stability
+from helpers.analytics.features import NUMERIC_FEATURES
 
 
 def frame(n: int, seed: int, shift: float = 0.0, tier: str = "starter") -> pd.DataFrame:

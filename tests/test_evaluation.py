@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from lifelines.utils import concordance_index as lifelines_concordance
 
-from helpers.evaluation import classification_metrics, concordance_index, reliability_table
+from helpers.models.evaluation import classification_metrics, concordance_index, reliability_table
 
 
 def pairwise_auc(labels, scores) -> float:

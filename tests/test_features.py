@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from conftest import customers_from_subscriptions
-from helpers import dates, features, warehouse
+from helpers import dates, warehouse
+from helpers.analytics import features
 from helpers.domain import EventType
 from sample_data import DATA_END, build_frames, random_frames
 

@@ -18,7 +18,7 @@ import pytest
 
 from helpers import warehouse
 from helpers.cli import main
-from helpers.ingest import IngestError, ingest
+from helpers.warehouse.ingest import IngestError, ingest
 from helpers.warehouse import WarehouseBuildError
 
 CUSTOMERS_CSV = """customer_id,industry,plan_tier,signup_date

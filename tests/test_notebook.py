@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from conftest import subscription_frame
 
-from helpers import config
+from helpers import config, dates
 from helpers import notebook as nb
-from helpers.churn_model import TimeSplit
+from helpers.models.churn_model import TimeSplit
 
 DATA_END = dt.date(2025, 6, 30)
 ROWS = [
@@ -56,10 +56,10 @@ def test_given_paths_win_and_relative_ones_start_at_the_working_directory(monkey
 
 def test_auto_as_of_is_the_day_after_the_last_complete_month():
     start = dt.date(2024, 1, 1)
-    assert nb.resolve_as_of("auto", start, dt.date(2025, 12, 31)) == dt.date(2026, 1, 1)
-    assert nb.resolve_as_of("", start, dt.date(2025, 12, 15)) == dt.date(2025, 12, 1)
-    assert nb.resolve_as_of(None, start, dt.date(2025, 12, 31)) == dt.date(2026, 1, 1)
-    assert nb.resolve_as_of("2025-07-01", start, dt.date(2025, 12, 31)) == dt.date(2025, 7, 1)
+    assert dates.resolve_as_of("auto", start, dt.date(2025, 12, 31)) == dt.date(2026, 1, 1)
+    assert dates.resolve_as_of("", start, dt.date(2025, 12, 15)) == dt.date(2025, 12, 1)
+    assert dates.resolve_as_of(None, start, dt.date(2025, 12, 31)) == dt.date(2026, 1, 1)
+    assert dates.resolve_as_of("2025-07-01", start, dt.date(2025, 12, 31)) == dt.date(2025, 7, 1)
 
 
 @pytest.mark.parametrize("value, message", [
@@ -70,7 +70,7 @@ def test_auto_as_of_is_the_day_after_the_last_complete_month():
 ])
 def test_as_of_outside_the_data_or_malformed_is_refused(value, message):
     with pytest.raises(ValueError, match=message):
-        nb.resolve_as_of(value, dt.date(2024, 1, 1), dt.date(2025, 12, 31))
+        dates.resolve_as_of(value, dt.date(2024, 1, 1), dt.date(2025, 12, 31))
 
 
 def test_analysis_window_ends_with_the_last_complete_month():

@@ -15,7 +15,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from helpers import plots
-from helpers.survival import kaplan_meier_by_group, logrank_test
+from helpers.analytics.survival import kaplan_meier_by_group, logrank_test
 
 MONTHS = pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01"])
 

@@ -1,4 +1,4 @@
-"""Tests of helpers.revenue: MRR by customer month, MRR movements and retention metrics.
+"""Tests of helpers.analytics.revenue: MRR by customer month, MRR movements and retention metrics.
 
 Expected numbers are worked out by hand in the comments, or (for the dbt MRR
 playbook data) by a plain Python loop over the subscription periods that
@@ -18,8 +18,10 @@ import pandas as pd
 import pytest
 from conftest import EXTERNAL_DIR, subscription_frame
 
-from helpers import revenue, warehouse
-from helpers.ingest import ingest
+from helpers import warehouse
+
+from helpers.analytics import revenue
+from helpers.warehouse.ingest import ingest
 
 DBT_PERIODS = EXTERNAL_DIR / "dbt-mrr-playbook-subscription-periods.csv"
 
@@ -435,8 +437,8 @@ def test_dbt_playbook_movements_match_a_reference_loop_and_roll_forward(dbt_con,
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("helpers.synthetic") is None,
-    reason="helpers.synthetic (the synthetic data generator) is not written yet",
+    importlib.util.find_spec("helpers.warehouse.synthetic") is None,
+    reason="helpers.warehouse.synthetic (the synthetic data generator) is not written yet",
 )
 def test_roll_forward_identity_on_synthetic_data(tmp_path):
     path = tmp_path / "synthetic.duckdb"

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.features import FEATURES
-from helpers.risk_model import RiskModel, is_held_out, km_calibration_gap, time_to_churn
-from helpers.survival import kaplan_meier
+from helpers.analytics.features import FEATURES
+from helpers.models.risk_model import RiskModel, is_held_out, km_calibration_gap, time_to_churn
+from helpers.analytics.survival import kaplan_meier
 
 
 class ConstantHazard:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from helpers import registry, warehouse
-from helpers.scoring import DEFAULT_RISK_TIERS, risk_tier, score_customers
+from helpers.models.scoring import DEFAULT_RISK_TIERS, risk_tier, score_customers
 
 AS_OF = dt.date(2025, 10, 1)
 

@@ -1,4 +1,4 @@
-"""The Spark engine gives DuckDB's results from the same SQL (helpers.spark, helpers.engine, helpers.export).
+"""The Spark engine gives DuckDB's results from the same SQL (helpers.warehouse.spark, helpers.warehouse.engine, helpers.warehouse.export).
 
 Spark runs in local mode (pyspark from PyPI, the machine's Java 17), one
 session for this module. Without Java or pyspark the Spark tests skip, except
@@ -27,12 +27,15 @@ from conftest import EXTERNAL_DIR, subscription_frame
 
 import nbformat
 
-from helpers import cli, cohorts, engine, features, reports, revenue, survival, warehouse
-from helpers import spark as spark_engine
-from helpers.data_tests import run_data_tests
-from helpers.export import EXPORTED_TABLES, export_parquet
-from helpers.ingest import ingest
-from helpers.queries import fetch_row, load_sql
+from helpers import cli, reports, warehouse
+
+from helpers.analytics import cohorts, features, revenue, survival
+
+from helpers.warehouse import spark as spark_engine
+from helpers.warehouse.data_tests import run_data_tests
+from helpers.warehouse.export import EXPORTED_TABLES, export_parquet
+from helpers.warehouse.ingest import ingest
+from helpers.warehouse.queries import fetch_row, load_sql
 
 DBT_PERIODS = EXTERNAL_DIR / "dbt-mrr-playbook-subscription-periods.csv"
 RATE_TOLERANCE = 1e-12
@@ -270,23 +273,23 @@ def test_parameters_are_bound_as_typed_literals(spark):
 def test_connect_switches_engines_with_one_parameter(spark, synthetic, monkeypatch):
     monkeypatch.delenv("WAREHOUSE_PARQUET_DIR", raising=False)
     settings = {"warehouse_path": synthetic.path, "parquet_dir": synthetic.parquet_dir}
-    with engine.connect("duckdb", **settings) as con:
+    with warehouse.connect("duckdb", **settings) as con:
         assert isinstance(con, duckdb.DuckDBPyConnection)
         expected = revenue.mrr_movements(con)
     # A running session (a cluster notebook's `spark`) is used and left running.
-    with engine.connect("spark", **settings) as con:
+    with warehouse.connect("spark", **settings) as con:
         assert con is spark
         assert_same_frame(revenue.mrr_movements(con), expected)
     assert spark.sql("select 1").collect()[0][0] == 1
     spark.sql("drop table raw.support_tickets")
     with pytest.raises(spark_engine.SparkEngineError, match="raw.support_tickets"):
-        with engine.connect("spark"):
+        with warehouse.connect("spark"):
             pass
     monkeypatch.setenv("WAREHOUSE_PARQUET_DIR", str(synthetic.parquet_dir))
-    with engine.connect("spark") as con:
+    with warehouse.connect("spark") as con:
         assert spark_engine.missing_tables(con) == []
     with pytest.raises(ValueError, match="engine must be one of 'duckdb', 'spark'"):
-        with engine.connect("postgres"):
+        with warehouse.connect("postgres"):
             pass
     with pytest.raises(TypeError, match="SparkSession"):
         revenue.mrr_movements("warehouse.duckdb")

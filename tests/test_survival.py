@@ -1,4 +1,4 @@
-"""Tests of helpers.survival: Kaplan-Meier and log-rank against lifelines, and tenure tables."""
+"""Tests of helpers.analytics.survival: Kaplan-Meier and log-rank against lifelines, and tenure tables."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import pytest
 from conftest import EXTERNAL_DIR, subscription_frame
 from scipy import stats
 
-from helpers import survival, warehouse
+from helpers import warehouse
+
+from helpers.analytics import survival
 
 TELCO = EXTERNAL_DIR / "telco-customer-churn.csv"
 

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import synthetic, warehouse
+from helpers import warehouse
+
+from helpers.warehouse import catalog, synthetic
 from helpers.domain import TICKET_TOPICS, EventType, Industry, PlanTier, TicketPriority
 from conftest import customers_from_subscriptions
 
@@ -241,7 +243,7 @@ def test_progress_bar_goes_to_stderr_only_when_asked(capsys):
 def test_one_customer_and_a_short_window_still_write_every_table():
     frames, info, _ = run(n_customers=1, start=dt.date(2024, 1, 1), end=dt.date(2024, 1, 2),
                           events_per_customer=1.0)
-    assert set(frames) == set(synthetic.COLUMNS)
+    assert set(frames) == set(catalog.COLUMNS)
     assert info["rows"]["customers"] == 1
     check_rules(frames, info["data_start"], info["data_end"])
 

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from conftest import small_training_params
-from helpers import registry, training, warehouse
+from helpers import registry, warehouse
+from helpers.models import training
 
 REQUIRED_METADATA = {"name", "version", "trained_at", "as_of_range", "params", "features", "metrics",
                      "data_fingerprint", "sha256", "library_versions"}

@@ -1,5 +1,5 @@
--- Warehouse schema (ARCHITECTURE section 4). Keys and rules are declared here
--- so DuckDB enforces them on every write; helpers/data_tests.py declares the
+-- Warehouse schema (README: The data model). Keys and rules are declared here
+-- so DuckDB enforces them on every write; helpers/warehouse/data_tests.py declares the
 -- same rules as data tests so a bad input is reported row by row before any
 -- insert is attempted. {industry_values} and the like are filled from
 -- helpers.domain, the one source of every vocabulary.

@@ -1,0 +1,112 @@
+"""Point-in-time feature snapshots for the churn and risk models.
+
+A snapshot at ``as_of`` has one row per customer paying on the day before
+``as_of``. Its features read only data strictly before ``as_of``; its label
+``churned`` says whether the customer stopped paying in
+``[as_of, as_of + horizon_days)``. The seed system took features at churn
+time and so leaked the answer; here changing anything at or after ``as_of``
+cannot change a feature (tests/test_features.py checks it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from helpers.dates import DateLike, to_date
+from helpers.domain import (
+    RETENTION_SIGNAL_EVENTS,
+    EventType,
+    Industry,
+    PlanTier,
+    TicketPriority,
+)
+from helpers.warehouse.engine import Connection
+from helpers.warehouse.queries import fetch_frame, load_sql
+
+LABEL = "churned"
+ID_COLUMNS = ("customer_id", "as_of")
+CATEGORICAL_FEATURES: dict[str, list[str]] = {
+    # Encoders take their categories from the vocabularies, never from the data.
+    "plan_tier": PlanTier.values(),
+    "industry": Industry.values(),
+}
+NUMERIC_FEATURES: tuple[str, ...] = (
+    "tenure_days",
+    "mrr_current",
+    "mrr_change_30d",
+    "mrr_change_90d",
+    "subscriptions_so_far",
+    "reactivated_before",
+    "events_7d",
+    "events_30d",
+    "events_prev_30d",
+    "events_90d",
+    "events_trend",
+    "days_since_last_event",
+    "adoption_30d",
+    "adoption_trend",
+    "distinct_event_types_30d",
+    "retention_signal_events_30d",
+    "invites_90d",
+    "feature_limit_hits_30d",
+    "premium_trials_90d",
+    "tickets_30d",
+    "tickets_90d",
+    "urgent_tickets_90d",
+    "open_tickets",
+)
+FEATURES: tuple[str, ...] = tuple(CATEGORICAL_FEATURES) + NUMERIC_FEATURES
+MAX_HORIZON_DAYS = 730
+
+
+def _check_horizon(horizon_days: object) -> int:
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or not 1 <= horizon_days <= MAX_HORIZON_DAYS:
+        raise ValueError(f"horizon_days must be an int between 1 and {MAX_HORIZON_DAYS}, got {horizon_days!r}")
+    return horizon_days
+
+
+def snapshot(con: Connection, as_of: DateLike, horizon_days: int = 90) -> pd.DataFrame:
+    """Features and label of every customer paying on the day before ``as_of``; one query.
+
+    Args:
+        con: a warehouse connection, or a SparkSession (``helpers.warehouse.connect``).
+        as_of: the snapshot date; features use data strictly before it.
+        horizon_days: label window length: churned in ``[as_of, as_of + horizon_days)``.
+
+    Returns:
+        One row per customer: ``customer_id``, ``as_of``, FEATURES and ``churned`` (0/1).
+    """
+    parameters = {
+        "as_of": to_date(as_of, "as_of"),
+        "horizon_days": _check_horizon(horizon_days),
+        "retention_signal_events": [event.value for event in RETENTION_SIGNAL_EVENTS],
+        "invite_event": EventType.USER_INVITE.value,
+        "limit_event": EventType.FEATURE_LIMIT_HIT.value,
+        "trial_event": EventType.PREMIUM_FEATURE_TRIAL.value,
+        "urgent_priorities": [TicketPriority.HIGH.value, TicketPriority.CRITICAL.value],
+    }
+    sql = load_sql("feature_snapshot", churn_events=load_sql("churn_events"))
+    frame = fetch_frame(con, sql, parameters)
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
+    return frame
+
+
+def stacked_snapshots(
+    con: Connection, as_of_dates: Iterable[DateLike], horizon_days: int = 90
+) -> pd.DataFrame:
+    """Snapshots at several dates, one under the other (one query per date, set-based within it)."""
+    frames = [snapshot(con, as_of, horizon_days) for as_of in as_of_dates]
+    if not frames:
+        raise ValueError("as_of_dates is empty: give at least one snapshot date")
+    return pd.concat(frames, ignore_index=True)
+
+
+def churn_events(con: Connection) -> pd.DataFrame:
+    """Every (customer_id, churn_date) at which a customer stopped paying, in that order."""
+    frame = fetch_frame(con, load_sql("churn_events"), {})
+    # Microseconds, as DuckDB's own pandas conversion gave (training merges on it).
+    frame["churn_date"] = frame["churn_date"].astype("datetime64[us]")
+    # Sorted here: the SQL is also a CTE of the snapshot query, where an order would cost a sort.
+    return frame.sort_values(["customer_id", "churn_date"], ignore_index=True)

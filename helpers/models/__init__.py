@@ -1,0 +1,1 @@
+"""The models layer: churn and risk models, evaluation, training, scoring, drift, backtests, model card."""

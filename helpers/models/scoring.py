@@ -1,0 +1,88 @@
+"""Score every active customer: churn probability, risk tier, survival, MRR at risk, drivers.
+
+One snapshot query, one batch prediction per model (plus one per feature for
+the drivers); no per-customer loops.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers import registry
+from helpers.analytics.features import snapshot
+from helpers.warehouse.engine import Connection
+
+# Lower bounds of the churn probability (within the churn model's horizon) of each tier.
+DEFAULT_RISK_TIERS: dict[str, float] = {"low": 0.0, "medium": 0.10, "high": 0.25, "critical": 0.50}
+SURVIVAL_MONTHS = (3, 6, 12)
+
+
+def risk_tier(probabilities: np.ndarray, tiers: dict[str, float] | None = None) -> pd.Categorical:
+    """The tier of each probability: the highest tier whose lower bound it reaches."""
+    bounds = dict(sorted((tiers or DEFAULT_RISK_TIERS).items(), key=lambda item: item[1]))
+    names, edges = list(bounds), np.array(list(bounds.values()))
+    if edges[0] > 0:
+        raise ValueError(f"the lowest risk tier must start at 0, got {bounds}")
+    index = np.searchsorted(edges, probabilities, side="right") - 1
+    return pd.Categorical.from_codes(index, categories=names, ordered=True)
+
+
+def _top_drivers(contributions: pd.DataFrame, count: int) -> list[list[str]]:
+    """The ``count`` features pushing each score up the most, as 'feature (+0.031)'."""
+    values = contributions.to_numpy()
+    names = np.array(contributions.columns)
+    order = np.argsort(-values, axis=1)[:, :count]
+    return [
+        [f"{names[j]} ({values[i, j]:+.3f})" for j in row if values[i, j] > 0]
+        for i, row in enumerate(order)
+    ]
+
+
+def score_customers(
+    con: Connection,
+    as_of: dt.date,
+    churn_model: Any | None = None,
+    risk_model: Any | None = None,
+    tiers: dict[str, float] | None = None,
+    drivers: int = 3,
+) -> pd.DataFrame:
+    """Score every customer paying on the day before ``as_of``.
+
+    Args:
+        con: a warehouse connection.
+        as_of: scoring date; only data before it is used.
+        churn_model, risk_model: fitted models; loaded from the registry when None.
+        tiers: risk tier lower bounds on the churn probability.
+        drivers: how many top drivers to list per customer.
+
+    Returns:
+        One row per customer, riskiest first: ids, plan, industry, ``mrr``,
+        ``churn_probability``, ``risk_tier``, ``survival_3m/6m/12m``,
+        ``expected_mrr_at_risk_3m/6m/12m`` and ``top_drivers``.
+    """
+    churn_model = churn_model or registry.load_model("churn_model")
+    risk_model = risk_model or registry.load_model("risk_model")
+    frame = snapshot(con, as_of, churn_model.horizon_days)
+    result = frame[["customer_id", "as_of", "plan_tier", "industry"]].copy()
+    result["mrr"] = frame["mrr_current"]
+    if frame.empty:
+        for column in ("churn_probability", *[f"survival_{m}m" for m in SURVIVAL_MONTHS],
+                       *[f"expected_mrr_at_risk_{m}m" for m in SURVIVAL_MONTHS]):
+            result[column] = pd.Series(dtype=float)
+        result["risk_tier"] = pd.Series(dtype=object)
+        result["top_drivers"] = pd.Series(dtype=object)
+        return result
+    probability = churn_model.predict_proba(frame)
+    result["churn_probability"] = probability
+    result["risk_tier"] = risk_tier(probability, tiers)
+    curves = risk_model.survival_curves(frame, max(SURVIVAL_MONTHS))
+    for months in SURVIVAL_MONTHS:
+        result[f"survival_{months}m"] = curves[:, months - 1]
+    for months in SURVIVAL_MONTHS:
+        result[f"expected_mrr_at_risk_{months}m"] = result["mrr"] * (1.0 - curves[:, months - 1])
+    result["top_drivers"] = _top_drivers(churn_model.contributions(frame), drivers)
+    return result.sort_values(["churn_probability", "mrr"], ascending=[False, False]).reset_index(drop=True)
