@@ -1,0 +1,1 @@
+"""Analytics: revenue, cohorts, survival, retention projection and lifetime value."""
