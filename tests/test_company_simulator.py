@@ -13,7 +13,8 @@ from helpers import warehouse
 from helpers.domain import EventType, Industry, PlanTier, TicketPriority
 from helpers.features import snapshot
 from helpers.ingest import ingest
-from simulators.company import HORIZON_MONTHS, monthly_summary, simulate_company, small_company
+from simulators.company import HORIZON_MONTHS, simulate_company
+from simulators.small import monthly_summary, small_company
 
 CUT = dt.date(2023, 7, 1)  # month 18 of the simulated company below; 12 months follow it
 

@@ -49,7 +49,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+
+from simulators.vocabulary import to_export_vocabulary, vocabulary_yaml
 
 TIERS = ("starter", "growth", "enterprise")
 MONTHLY_CENTS = np.array([4_900, 19_900, 89_900])
@@ -70,19 +71,6 @@ TOPICS = ("billing", "bug", "onboarding", "integration", "performance", "feature
 HORIZON_MONTHS = {"90d": None, "3m": 3, "6m": 6, "12m": 12}
 DRIFT_EPOCH = np.datetime64("2023-01", "M")
 
-# How real exports spell things (several spellings may map to one value).
-EXPORT_PLANS = {("starter", "month"): ["Basic"], ("starter", "year"): ["Basic Annual"],
-                ("growth", "month"): ["Growth", " growth ", "Pro"], ("growth", "year"): ["Growth Annual"],
-                ("enterprise", "month"): ["Enterprise"], ("enterprise", "year"): ["Enterprise Annual"],
-                ("free", "month"): ["Free Trial"]}
-EXPORT_INDUSTRIES = {"FinTech": "Financial Services", "HealthTech": "Healthcare", "LegalTech": "Legal",
-                     "HR Tech": "Human Resources", "EdTech": "Education", "InsurTech": "Insurance",
-                     "PropTech": "Real Estate", "RetailTech": "Retail", "Other": "Manufacturing"}
-EXPORT_EVENTS = {"evidence_upload": ["file_uploaded"], "monitoring_run": ["check_run"],
-                 "report_view": ["login", "dashboard_view"], "user_invite": ["Invite Sent"],
-                 "integration_connect": ["integration_added"], "api_call": ["API Call"],
-                 "premium_feature_trial": ["premium_trial_started"], "feature_limit_hit": ["limit_reached"]}
-EXPORT_PRIORITIES = {"low": "Low", "medium": "Normal", "high": "High", "critical": "Urgent"}
 TABLE_FILES = {"customers": "customers", "subscriptions": "subscriptions",
                "events": "usage_events", "tickets": "support_tickets"}
 
@@ -146,7 +134,7 @@ def _next_health(h, mu, rng, p: Params):
     return h + p.health_reversion * (mu - h) + p.health_noise * rng.standard_normal(h.size)
 
 
-def _dates(values) -> np.ndarray:
+def as_dates(values) -> np.ndarray:
     """datetime64[D] values as datetime.date objects (None for NaT), as Parquet DATE and CSV want."""
     return np.asarray(values, dtype="datetime64[D]").astype(object)
 
@@ -391,16 +379,13 @@ def _ticket_frame(chunks, rng) -> pd.DataFrame:
                          "resolved_at": (at + resolve).astype("datetime64[us]")})
 
 
-def _export(history, customers, events, tickets, data_end, vocabulary, rng):
-    """The tables as a billing and product system would export them on ``data_end``."""
+def export_tables(history, customers, events, tickets, data_end: dt.date) -> dict[str, pd.DataFrame | None]:
+    """The tables as a billing and product system would export them on ``data_end`` (suite vocabulary)."""
     end = np.datetime64(data_end, "D")
     subs = history[history["start_date"] <= data_end].copy()
     # An end date after the data end is known only for a scheduled cancellation.
     subs.loc[~(subs["known_from"] <= data_end), "end_date"] = None
     subs = subs.drop(columns="known_from").reset_index(drop=True)
-    if vocabulary == "export":
-        options = subs.apply(lambda row: EXPORT_PLANS[(row["plan_tier"], row["billing_interval"])], axis=1)
-        subs["plan_tier"] = [choice[rng.integers(len(choice))] for choice in options]
     latest = subs.sort_values(["start_date", "subscription_id"]).groupby("customer_id")["plan_tier"].last()
     # customers.mrr and churn_date as the suite's rule reads them on the data end (customer_state.sql):
     # churn_date is null while any subscription is active, even a trial at MRR 0.
@@ -412,32 +397,12 @@ def _export(history, customers, events, tickets, data_end, vocabulary, rng):
     customers["mrr"] = customers["customer_id"].map(active_mrr).fillna(0.0).round(2)
     customers["churn_date"] = np.where(customers["customer_id"].isin(subs.loc[on_end, "customer_id"]), None,
                                        customers["customer_id"].map(last_end))
-    if vocabulary == "export":
-        customers["industry"] = customers["industry"].map(EXPORT_INDUSTRIES)
-    frames = {"customers": customers.reset_index(drop=True), "subscriptions": subs}
     if events is not None:
         events = events[events["timestamp"] < end + 1].reset_index(drop=True)
-        if vocabulary == "export":
-            events["event_type"] = [EXPORT_EVENTS[kind][rng.integers(len(EXPORT_EVENTS[kind]))]
-                                    for kind in events["event_type"]]
     if tickets is not None:
         tickets = tickets[tickets["created_at"] < end + 1].reset_index(drop=True)
         tickets["resolved_at"] = tickets["resolved_at"].where(tickets["resolved_at"] < end + 1)
-        if vocabulary == "export":
-            tickets["priority"] = tickets["priority"].map(EXPORT_PRIORITIES)
-    return frames | {"events": events, "tickets": tickets}
-
-
-def vocabulary_yaml() -> str:
-    """The mapping of export spellings onto the suite's vocabularies (match ignoring case and spaces)."""
-    mapping = {
-        "plan_tier": {name: tier for (tier, _), names in EXPORT_PLANS.items() for name in names if name == name.strip()},
-        "industry": {name: industry for industry, name in EXPORT_INDUSTRIES.items()},
-        "event_type": {name: kind for kind, names in EXPORT_EVENTS.items() for name in names},
-        "priority": {name: priority for priority, name in EXPORT_PRIORITIES.items()},
-    }
-    return "# Export spellings -> the suite's vocabulary; ' growth ' relies on case/space-insensitive matching.\n" + \
-        yaml.safe_dump(mapping, sort_keys=False)
+    return {"customers": customers.reset_index(drop=True), "subscriptions": subs, "events": events, "tickets": tickets}
 
 
 def simulate_company(n_customers: int, months: int, start: str | dt.date = "2022-01-01", seed: int = 0, *,
@@ -464,13 +429,13 @@ def simulate_company(n_customers: int, months: int, start: str | dt.date = "2022
     order = np.lexsort((lane, begin))
     history = pd.DataFrame({
         "subscription_id": [f"S{i + 1:07d}" for i in range(lane.size)], "customer_id": lane_ids[lane[order]],
-        "plan_tier": np.asarray(TIERS + ("free",))[tier[order]], "start_date": _dates(begin[order]),
-        "end_date": _dates(end[order]), "mrr": cents[order] / 100.0,
+        "plan_tier": np.asarray(TIERS + ("free",))[tier[order]], "start_date": as_dates(begin[order]),
+        "end_date": as_dates(end[order]), "mrr": cents[order] / 100.0,
         "billing_interval": np.where(annual[order] & (tier[order] >= 0), "year", "month"),
-        "known_from": _dates(known[order])})
+        "known_from": as_dates(known[order])})
     signup = first[signup_month] + (day - 1)
     customers = pd.DataFrame({"customer_id": lane_ids, "industry": np.asarray(INDUSTRIES)[industry],
-                              "plan_tier": "", "signup_date": _dates(signup), "mrr": 0.0, "churn_date": None})
+                              "plan_tier": "", "signup_date": as_dates(signup), "mrr": 0.0, "churn_date": None})
     event_frame = ticket_frame = None
     if events:
         event_frame = _event_frame(event_chunks, rng).sort_values("timestamp", kind="stable", ignore_index=True)
@@ -480,110 +445,10 @@ def simulate_company(n_customers: int, months: int, start: str | dt.date = "2022
         ticket_frame = _ticket_frame(ticket_chunks, rng).sort_values("created_at", kind="stable", ignore_index=True)
         ticket_frame.insert(0, "customer_id", lane_ids[ticket_frame.pop("lane")])
         ticket_frame.insert(0, "ticket_id", [f"T{i + 1:07d}" for i in range(len(ticket_frame))])
-    frames = _export(history, customers, event_frame, ticket_frame, data_end, vocabulary, rng)
+    frames = export_tables(history, customers, event_frame, ticket_frame, data_end)
+    if vocabulary == "export":
+        frames = to_export_vocabulary(frames, rng)
     return SimulatedCompany(
         **frames, data_end=data_end, history=history.drop(columns="known_from"), history_end=history_end,
         vocabulary_yaml=vocabulary_yaml() if vocabulary == "export" else None, seed=seed, params=p,
         start=first_month, states=states, lane_ids=lane_ids, renewal_day=day)
-
-
-# A company small enough to check by hand; data end 2025-06-30.
-SMALL_DATA_END = dt.date(2025, 6, 30)
-SMALL_SUBSCRIPTIONS = [  # subscription_id, customer_id, plan_tier, start, end (exclusive), mrr, billing_interval
-    ("S01", "C01", "growth", "2024-11-01", None, 199.00, "month"),
-    ("S02", "C02", "starter", "2024-11-15", "2025-03-15", 49.00, "month"),         # mid-month start, stops 15 March
-    ("S03", "C03", "enterprise", "2024-12-01", "2025-12-01", 749.20, "year"),     # 8,990.40 a year, cancelled: ends after the data end
-    ("S04", "C04", "growth", "2024-10-10", "2025-02-10", 199.00, "month"),
-    ("S05", "C04", "enterprise", "2025-02-10", None, 899.00, "month"),             # upgrade
-    ("S06", "C05", "starter", "2024-12-01", "2025-02-01", 49.00, "month"),
-    ("S07", "C05", "growth", "2025-04-20", None, 199.00, "month"),                 # win-back, paying again from May
-    ("S08", "C06", "free", "2025-01-05", "2025-02-05", 0.00, "month"),             # trial, converted
-    ("S09", "C06", "starter", "2025-02-05", None, 49.00, "month"),
-    ("S10", "C07", "free", "2025-03-03", "2025-04-03", 0.00, "month"),             # trial, never paid
-    ("S11", "C08", "enterprise", "2024-10-01", "2025-05-01", 899.00, "month"),
-    ("S12", "C08", "growth", "2025-05-01", None, 199.00, "month"),                 # downgrade
-    ("S13", "C09", "growth", "2024-07-01", None, 165.85, "year"),                  # 1,990.20 a year, renews 2025-07-01
-    ("S14", "C10", "growth", "2025-06-20", None, 199.00, "month"),                 # first paying month: July
-    ("S15", "C11", "starter", "2024-03-01", "2025-03-01", 41.60, "year"),          # annual, left at its renewal
-]
-SMALL_INDUSTRIES = {"C01": "FinTech", "C02": "HealthTech", "C03": "LegalTech", "C04": "HealthTech", "C05": "EdTech",
-                    "C06": "RetailTech", "C07": "Other", "C08": "InsurTech", "C09": "HR Tech", "C10": "PropTech",
-                    "C11": "FinTech"}
-SMALL_EVENTS = [  # customer_id, timestamp, event_type, feature_adoption_score
-    ("C01", "2025-01-07 09:15:00", "report_view", 0.62), ("C01", "2025-05-12 14:02:10", "api_call", 0.71),
-    ("C02", "2025-01-20 11:00:00", "evidence_upload", 0.35), ("C03", "2025-02-03 08:30:00", "integration_connect", 0.55),
-    ("C03", "2025-06-29 23:59:59", "monitoring_run", 0.58), ("C04", "2025-03-01 10:00:00", "user_invite", 0.80),
-    ("C05", "2025-04-22 16:45:00", "report_view", 0.20), ("C06", "2025-01-06 12:00:00", "premium_feature_trial", 0.10),
-    ("C07", "2025-03-05 12:00:00", "report_view", 0.05), ("C08", "2025-05-02 09:00:00", "feature_limit_hit", 0.40),
-    ("C09", "2025-06-30 18:00:00", "api_call", 0.90), ("C10", "2025-06-21 10:30:00", "evidence_upload", 0.15),
-]
-SMALL_TICKETS = [  # customer_id, created_at, priority, topic, resolved_at
-    ("C02", "2025-02-20 10:00:00", "high", "billing", "2025-02-21 09:00:00"),
-    ("C03", "2025-05-02 08:00:00", "critical", "bug", "2025-05-02 17:30:00"),
-    ("C08", "2025-04-15 13:00:00", "medium", "performance", None),                 # still open on the data end
-    ("C01", "2025-06-10 11:20:00", "low", "feature_request", "2025-06-12 15:00:00"),
-]
-
-
-def small_company(vocabulary: str = "suite", *, events: bool = True, tickets: bool = True) -> Company:
-    """Eleven hand-written customers for end-to-end tests: monthly and annual plans, trials, mid-month
-    starts, an upgrade, a downgrade, a win-back and a cancellation ending after the data end."""
-    history = pd.DataFrame(SMALL_SUBSCRIPTIONS, columns=["subscription_id", "customer_id", "plan_tier", "start_date",
-                                                          "end_date", "mrr", "billing_interval"])
-    for column in ("start_date", "end_date"):
-        history[column] = _dates(pd.to_datetime(history[column]).to_numpy())
-    firsts = history.groupby("customer_id")["start_date"].min()
-    customers = pd.DataFrame({"customer_id": firsts.index, "industry": firsts.index.map(SMALL_INDUSTRIES),
-                              "plan_tier": "", "signup_date": firsts.to_numpy(), "mrr": 0.0, "churn_date": None})
-    event_frame = pd.DataFrame(SMALL_EVENTS, columns=["customer_id", "timestamp", "event_type", "feature_adoption_score"])
-    event_frame["timestamp"] = pd.to_datetime(event_frame["timestamp"]).astype("datetime64[us]")
-    event_frame.insert(0, "event_id", [f"E{i + 1:02d}" for i in range(len(event_frame))])
-    ticket_frame = pd.DataFrame(SMALL_TICKETS, columns=["customer_id", "created_at", "priority", "topic", "resolved_at"])
-    for column in ("created_at", "resolved_at"):
-        ticket_frame[column] = pd.to_datetime(ticket_frame[column]).astype("datetime64[us]")
-    ticket_frame.insert(0, "ticket_id", [f"T{i + 1:02d}" for i in range(len(ticket_frame))])
-    frames = _export(history.assign(known_from=history["start_date"]), customers, event_frame if events else None,
-                     ticket_frame if tickets else None, SMALL_DATA_END, vocabulary, np.random.default_rng(7))
-    return Company(**frames, data_end=SMALL_DATA_END, history=history, history_end=SMALL_DATA_END,
-                   vocabulary_yaml=vocabulary_yaml() if vocabulary == "export" else None)
-
-
-def _as_date(value) -> dt.date | None:
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
-
-
-def monthly_summary(subscriptions: pd.DataFrame, months) -> pd.DataFrame:
-    """Per month, by plain loops over the rows (ARCHITECTURE section 5), the expected values of reports.
-
-    A customer's MRR in month M sums the mrr of its subscriptions with start <= first day of M < end
-    (end empty = ongoing); active = MRR > 0. ``churned``: active in M-1, not in M (``churned_mrr`` is
-    minus their M-1 MRR); ``new``: first active month ever; ``reactivated``: active after an inactive month.
-
-    Args:
-        subscriptions: rows with customer_id, start_date, end_date, mrr (dates as dates or ISO text).
-        months: first days of the months to report.
-    """
-    rows = [(row.customer_id, _as_date(row.start_date), _as_date(row.end_date), round(float(row.mrr) * 100))
-            for row in subscriptions.itertuples()]
-    wanted = sorted(_as_date(month) for month in months)
-    month = min(start for _, start, _, _ in rows).replace(day=1)
-    previous: dict[str, int] = {}
-    ever: set[str] = set()
-    summary = []
-    while month <= wanted[-1]:
-        cents: dict[str, int] = {}
-        for customer, start, end, amount in rows:  # money in whole cents: sums stay exact
-            if start <= month and (end is None or month < end):
-                cents[customer] = cents.get(customer, 0) + amount
-        active = {customer: amount for customer, amount in cents.items() if amount > 0}
-        churned = [customer for customer in previous if customer not in active]
-        if month in wanted:
-            summary.append({
-                "month": month, "mrr": sum(active.values()) / 100, "active_customers": len(active),
-                "new_customers": sum(customer not in ever for customer in active),
-                "reactivated_customers": sum(customer in ever and customer not in previous for customer in active),
-                "churned_customers": len(churned), "churned_mrr": -sum(previous[c] for c in churned) / 100})
-        ever |= set(active)
-        previous = active
-        month = (pd.Timestamp(month) + pd.DateOffset(months=1)).date()
-    return pd.DataFrame(summary)
