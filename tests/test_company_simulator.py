@@ -68,7 +68,8 @@ def test_simulated_files_are_ingested_with_the_data_end(tmp_path, company):
     built = ingest(**paths, warehouse_path=tmp_path / "w.duckdb", data_end=company.data_end)
     assert str(built["data_end"]) == str(company.data_end)
     with warehouse.get_connection(path=tmp_path / "w.duckdb") as con:
-        counts = con.execute("select (select count(*) from raw.customers), (select count(*) from raw.usage_events)").fetchone()
+        counts = con.execute(
+            "select (select count(*) from raw.customers), (select count(*) from raw.usage_events)").fetchone()
     assert counts == (len(company.customers), len(company.events))
 
 
@@ -147,7 +148,6 @@ def test_export_vocabulary_maps_back_onto_the_suites(tmp_path):
                                    ("subscriptions", "plan_tier", "plan_tier"), ("events", "event_type", "event_type"),
                                    ("tickets", "priority", "priority")):
         assert mapped(getattr(export, frame)[column], section).tolist() == getattr(suite, frame)[column].tolist()
-    assert (tmp_path / "x" / "vocabulary.yaml").exists() is False
     export.write(tmp_path / "x")
     assert yaml.safe_load((tmp_path / "x" / "vocabulary.yaml").read_text()) == mapping
 
@@ -158,3 +158,8 @@ def test_the_simulation_is_seeded():
         pd.testing.assert_frame_equal(getattr(first, name), getattr(second, name))
     pd.testing.assert_frame_equal(first.truth_at(dt.date(2024, 7, 1), paths=200),
                                   second.truth_at(dt.date(2024, 7, 1), paths=200))
+    # Leaving the usage events and tickets out changes nothing else.
+    billing_only = simulate_company(200, 12, "2024-01-01", seed=9, events=False, tickets=False)
+    assert billing_only.events is None and billing_only.tickets is None
+    pd.testing.assert_frame_equal(billing_only.subscriptions, first.subscriptions)
+    pd.testing.assert_frame_equal(billing_only.customers, first.customers)

@@ -90,7 +90,7 @@ class Params:
     churn_tier: tuple[float, float, float] = (0.35, 0.0, -0.45)
     churn_tickets: float = 0.3
     churn_per_year: float = 0.15   # calendar drift of the log-odds
-    notice_months: int = 2
+    notice_months: int = 2         # >= 1: annual plans decide this many months before renewal
     trial_share: float = 0.35
     trial_conversion: tuple[float, float] = (0.6, 1.2)
     tier_weights: tuple[float, float, float] = (0.5, 0.35, 0.15)
@@ -266,7 +266,7 @@ class SimulatedCompany(Company):
         return frame
 
 
-def _simulate(n: int, months: int, start: np.datetime64, rng, p: Params, with_events: bool):
+def _simulate(n: int, months: int, start: np.datetime64, rng, p: Params, event_rng):
     """Run the monthly process; return per-month states, subscription rows, events, tickets and lane data."""
     first = (start + np.arange(months + 1)).astype("datetime64[D]")
     growth = 1 + 1.5 * np.arange(months) / months  # signups grow over the years
@@ -338,12 +338,13 @@ def _simulate(n: int, months: int, start: np.datetime64, rng, p: Params, with_ev
         s["tickets"][:] = 0
         s["tickets"][active] = np.where(np.isin(s["status"][active], (1, 2)), counts, 0)
         for rows, rate in ((tickets, counts), (events, None)):
-            if rate is None:
-                if not with_events:
+            if rate is None:  # usage feeds nothing back: its own stream, so events=False changes no other row
+                if event_rng is None:
                     continue
-                rate = rng.poisson(EVENT_RATE[s["tier"][active]] * np.exp(0.7 * s["h"][active]) * exposure)
+                rate = event_rng.poisson(EVENT_RATE[s["tier"][active]] * np.exp(0.7 * s["h"][active]) * exposure)
             who = np.repeat(np.arange(active.size), rate)
-            at = begin[active][who].astype("datetime64[s]") + (rng.random(who.size) * seconds[who]).astype("timedelta64[s]")
+            draw = rng if rows is tickets else event_rng
+            at = begin[active][who].astype("datetime64[s]") + (draw.random(who.size) * seconds[who]).astype("timedelta64[s]")
             rows.append((active[who], at, s["h"][active][who]))
         signed = signup_month <= t
         s["mu"][signed] += s["drift"][signed]
@@ -415,10 +416,13 @@ def simulate_company(n_customers: int, months: int, start: str | dt.date = "2022
     """
     if vocabulary not in ("suite", "export"):
         raise ValueError(f"vocabulary must be 'suite' or 'export', got {vocabulary!r}")
+    # Separate streams for what feeds nothing back (usage events, ticket details, spellings):
+    # leaving events or tickets out, or spelling them otherwise, changes no other row.
     p, rng = params or Params(), np.random.default_rng(seed)
+    event_rng, ticket_rng, spelling_rng = (np.random.default_rng([seed, stream]) for stream in (1, 2, 3))
     first_month = np.datetime64(pd.Timestamp(start).date(), "M")
     states, subs, event_chunks, ticket_chunks, signup_month, day, industry, first = _simulate(
-        n_customers, months, first_month, rng, p, events)
+        n_customers, months, first_month, rng, p, event_rng if events else None)
     history_end = (first[-1] - np.timedelta64(1, "D")).astype(object)
     data_end = pd.Timestamp(data_end).date() if data_end is not None else history_end
     if not first[0].astype(object) <= data_end <= history_end:
@@ -438,16 +442,16 @@ def simulate_company(n_customers: int, months: int, start: str | dt.date = "2022
                               "plan_tier": "", "signup_date": as_dates(signup), "mrr": 0.0, "churn_date": None})
     event_frame = ticket_frame = None
     if events:
-        event_frame = _event_frame(event_chunks, rng).sort_values("timestamp", kind="stable", ignore_index=True)
+        event_frame = _event_frame(event_chunks, event_rng).sort_values("timestamp", kind="stable", ignore_index=True)
         event_frame.insert(0, "customer_id", lane_ids[event_frame.pop("lane")])
         event_frame.insert(0, "event_id", [f"E{i + 1:08d}" for i in range(len(event_frame))])
     if tickets:
-        ticket_frame = _ticket_frame(ticket_chunks, rng).sort_values("created_at", kind="stable", ignore_index=True)
+        ticket_frame = _ticket_frame(ticket_chunks, ticket_rng).sort_values("created_at", kind="stable", ignore_index=True)
         ticket_frame.insert(0, "customer_id", lane_ids[ticket_frame.pop("lane")])
         ticket_frame.insert(0, "ticket_id", [f"T{i + 1:07d}" for i in range(len(ticket_frame))])
     frames = export_tables(history, customers, event_frame, ticket_frame, data_end)
     if vocabulary == "export":
-        frames = to_export_vocabulary(frames, rng)
+        frames = to_export_vocabulary(frames, spelling_rng)
     return SimulatedCompany(
         **frames, data_end=data_end, history=history.drop(columns="known_from"), history_end=history_end,
         vocabulary_yaml=vocabulary_yaml() if vocabulary == "export" else None, seed=seed, params=p,

@@ -16,12 +16,13 @@ import pandas as pd
 from simulators.company import Company, as_dates, export_tables
 from simulators.vocabulary import to_export_vocabulary, vocabulary_yaml
 
-# A company small enough to check by hand; data end 2025-06-30.
+# Each comment says what the row is there to exercise. Dates are ISO; end dates exclusive.
 SMALL_DATA_END = dt.date(2025, 6, 30)
 SMALL_SUBSCRIPTIONS = [  # subscription_id, customer_id, plan_tier, start, end (exclusive), mrr, billing_interval
     ("S01", "C01", "growth", "2024-11-01", None, 199.00, "month"),
     ("S02", "C02", "starter", "2024-11-15", "2025-03-15", 49.00, "month"),         # mid-month start, stops 15 March
-    ("S03", "C03", "enterprise", "2024-12-01", "2025-12-01", 749.20, "year"),     # 8,990.40 a year, cancelled: ends after the data end
+    # 8,990.40 a year, cancelled in the spring: the export shows its end date after the data end.
+    ("S03", "C03", "enterprise", "2024-12-01", "2025-12-01", 749.20, "year"),
     ("S04", "C04", "growth", "2024-10-10", "2025-02-10", 199.00, "month"),
     ("S05", "C04", "enterprise", "2025-02-10", None, 899.00, "month"),             # upgrade
     ("S06", "C05", "starter", "2024-12-01", "2025-02-01", 49.00, "month"),
@@ -55,8 +56,12 @@ SMALL_TICKETS = [  # customer_id, created_at, priority, topic, resolved_at
 
 
 def small_company(vocabulary: str = "suite", *, events: bool = True, tickets: bool = True) -> Company:
-    """Eleven hand-written customers for end-to-end tests: monthly and annual plans, trials, mid-month
-    starts, an upgrade, a downgrade, a win-back and a cancellation ending after the data end."""
+    """The eleven hand-written customers above as export files, data end 2025-06-30.
+
+    Monthly and annual plans, trials, mid-month starts, an upgrade, a downgrade, a
+    win-back and an annual cancellation whose end date is after the data end.
+    ``vocabulary="export"`` spells values as real exports do (``vocabulary_yaml`` maps them back).
+    """
     history = pd.DataFrame(SMALL_SUBSCRIPTIONS, columns=["subscription_id", "customer_id", "plan_tier", "start_date",
                                                           "end_date", "mrr", "billing_interval"])
     for column in ("start_date", "end_date"):
@@ -97,7 +102,7 @@ def monthly_summary(subscriptions: pd.DataFrame, months) -> pd.DataFrame:
     rows = [(row.customer_id, _as_date(row.start_date), _as_date(row.end_date), round(float(row.mrr) * 100))
             for row in subscriptions.itertuples()]
     wanted = sorted(_as_date(month) for month in months)
-    month = min(start for _, start, _, _ in rows).replace(day=1)
+    month = min([start for _, start, _, _ in rows] + wanted[:1]).replace(day=1)
     previous: dict[str, int] = {}
     ever: set[str] = set()
     summary = []
