@@ -10,7 +10,7 @@ read-only connection for the whole block: one connection per unit of work.
 Arguments are checked before any SQL runs: a customer id must be a non-empty
 string (``None`` would otherwise match every customer in a query whose filter
 is optional), counts are ints in a documented range, and dates or timestamps
-are real ones.
+are real ones. Money stays exact: entities and frames carry ``Decimal`` MRR.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from helpers import config, warehouse
 from helpers.checks import int_in_range
 from helpers.dates import to_date
 from helpers.domain import Customer, UsageEvent
-from helpers.queries import load_sql
+from helpers.queries import fetch_frame, load_sql
 
 # get_sample(n) accepts 1 <= n <= MAX_SAMPLE_SIZE. DuckDB's SAMPLE clause takes
 # no bound parameter, so n is checked here before it is written into the SQL.
@@ -55,11 +55,15 @@ class _Repository:
         context.__exit__(*exc_info)
 
     def _query(self, sql: str, parameters: dict[str, Any] | None = None) -> pd.DataFrame:
-        """Run a read query on the held connection or a fresh read-only one; return a frame."""
+        """Run a read query on the held connection or a fresh read-only one; return a frame.
+
+        Through ``queries.fetch_frame``, the suite's one query path: DECIMAL
+        money arrives as ``Decimal`` (DuckDB's own ``.df()`` makes it float).
+        """
         if self._held is not None:
-            return self._held.execute(sql, parameters or {}).df()
+            return fetch_frame(self._held, sql, parameters or {})
         with warehouse.get_connection(read_only=True, path=self.path) as con:
-            return con.execute(sql, parameters or {}).df()
+            return fetch_frame(con, sql, parameters or {})
 
     def _records(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Like ``_query`` but keeps exact Python values (Decimal money), as records."""

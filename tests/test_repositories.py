@@ -279,3 +279,23 @@ def test_an_aware_since_is_compared_in_utc(small):
     assert [e.event_id for e in repository.get_events_for_customer("C1", dt.datetime(2024, 1, 11, 14, 30, tzinfo=india))] == ["E1"]
     assert repository.get_events_for_customer("C1", dt.datetime(2024, 1, 11, 14, 31, tzinfo=india)) == []
 
+
+# --- money stays exact ---------------------------------------------------------
+
+
+def test_every_customer_path_returns_decimal_mrr(small):
+    repository = DuckDBCustomerRepository(small)
+    frame = repository.customers_frame()
+    assert list(frame["mrr"]) == [Decimal("100.00"), Decimal("0.00")]
+    assert all(type(value) is Decimal for value in frame["mrr"])
+    entities = [repository.get_by_id("C1"), *repository.get_all_active(), *repository.get_sample(2)]
+    assert all(type(customer.mrr.amount) is Decimal for customer in entities)
+
+
+def test_an_amount_float_cannot_hold_survives_the_frame(small):
+    """1234567890.11 has no exact float; Decimal keeps the cents as stored."""
+    repository = DuckDBCustomerRepository(small)
+    repository.save(Customer("C3", "EdTech", "growth", dt.date(2024, 7, 1), Decimal("1234567890.11"), None))
+    frame = repository.customers_frame().set_index("customer_id")
+    assert frame.loc["C3", "mrr"] == Decimal("1234567890.11")
+    assert repository.get_by_id("C3").mrr.amount == Decimal("1234567890.11")
