@@ -41,28 +41,27 @@ unpickle unverified bytes: a cached object was verified when it was loaded.
 
 from __future__ import annotations
 
-import datetime as dt
 import errno
 import hashlib
 import hmac
-import importlib.metadata
 import json
 import os
 import pickle
-import platform
 import re
 import tempfile
 import threading
 import time
-import warnings
 from dataclasses import dataclass
-from decimal import Decimal
-from pathlib import Path, PurePath
-from typing import Any
-
-import numpy as np
+from pathlib import Path
 
 from helpers import config
+from helpers.model_metadata import (
+    ModelVersionWarning,
+    derive_version,
+    metadata_json,
+    running_library_versions,
+    warn_on_version_mismatch,
+)
 
 __all__ = [
     "MODEL_NAMES",
@@ -79,10 +78,6 @@ MODEL_NAMES: tuple[str, ...] = ("churn_model", "risk_model")
 # Anchored with fullmatch: ``$`` alone would accept a trailing newline.
 _NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
-
-# Distributions whose versions are recorded beside the pickle (Python itself
-# is recorded as "python"). Missing ones are simply omitted.
-_TRACKED_DISTRIBUTIONS: tuple[str, ...] = ("numpy", "pandas", "scikit-learn", "duckdb")
 
 # Fields the registry owns: they overwrite whatever the caller passed, so a
 # metadata dict loaded from an older model and re-saved cannot carry a stale hash.
@@ -101,10 +96,6 @@ _UNKNOWN_METADATA = {"version": "unknown"}
 
 class ModelIntegrityError(Exception):
     """A model's files are inconsistent: hash mismatch, missing hash, corrupt metadata."""
-
-
-class ModelVersionWarning(UserWarning):
-    """A model was saved with other library versions than the running ones."""
 
 
 @dataclass(frozen=True)
@@ -149,15 +140,15 @@ def save_model(name: str, model: object, metadata: dict, models_dir: Path | None
     sha256 = hashlib.sha256(pickle_bytes).hexdigest()
     written = {key: value for key, value in metadata.items() if key not in _REGISTRY_FIELDS}
     if written.get("version") in (None, ""):
-        written["version"] = _derive_version(metadata.get("trained_at"), sha256)
+        written["version"] = derive_version(metadata.get("trained_at"), sha256)
     written.update(
         name=name,
         sha256=sha256,
         pickle_bytes=len(pickle_bytes),
-        library_versions=_running_library_versions(),
+        library_versions=running_library_versions(),
     )
     try:
-        metadata_text = json.dumps(written, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+        metadata_text = metadata_json(written)
     except (TypeError, ValueError) as error:
         raise TypeError(f"metadata for model {name!r} cannot be written as JSON: {error}") from error
 
@@ -204,7 +195,7 @@ def load_model(name: str, models_dir: Path | None = None) -> object:
         pickle_bytes, pickle_signature, metadata_bytes, metadata = _read_verified(
             name, pickle_path, metadata_path
         )
-        _warn_on_version_mismatch(name, pickle_path, metadata)
+        warn_on_version_mismatch(name, pickle_path, metadata)
         try:
             model = pickle.loads(pickle_bytes)
         except Exception as error:
@@ -392,94 +383,7 @@ def _read_verified(
     )
 
 
-# --- library versions --------------------------------------------------------
-
-
-def _installed_version(library: str) -> str | None:
-    if library == "python":
-        return platform.python_version()
-    try:
-        return importlib.metadata.version(library)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _running_library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for distribution in _TRACKED_DISTRIBUTIONS:
-        version = _installed_version(distribution)
-        if version is not None:
-            versions[distribution] = version
-    return versions
-
-
-def _warn_on_version_mismatch(name: str, pickle_path: Path, metadata: dict) -> None:
-    """Warn once per library whose recorded version differs from the running one.
-
-    Versions are compared exactly, as scikit-learn does for its own pickles:
-    even a patch release may change how an estimator unpickles or predicts.
-    """
-    recorded = metadata.get("library_versions")
-    if not isinstance(recorded, dict):
-        return  # metadata from before versions were recorded: nothing to compare
-    for library, saved_version in sorted(recorded.items()):
-        running_version = _installed_version(str(library))
-        if running_version == saved_version:
-            continue
-        running = f"{library} {running_version}" if running_version else f"no {library} installed"
-        warnings.warn(
-            f"model {name!r} ({pickle_path}) was saved with {library} {saved_version} but "
-            f"{running} is running; loading it anyway. If it fails or predicts "
-            "differently, install the recorded versions or retrain with `dvc repro`.",
-            ModelVersionWarning,
-            stacklevel=3,  # points at the caller of load_model
-        )
-
-
 # --- writing -----------------------------------------------------------------
-
-
-def _derive_version(trained_at: object, sha256: str) -> str:
-    """``<YYYYMMDDTHHMMSS>-<sha256[:12]>`` from trained_at, else from the save time (UTC)."""
-    moment: dt.datetime | dt.date | None = None
-    if isinstance(trained_at, dt.date):  # includes datetime and pandas Timestamp
-        moment = trained_at
-    elif isinstance(trained_at, str):
-        try:
-            moment = dt.datetime.fromisoformat(trained_at)
-        except ValueError:
-            moment = None
-    if moment is not None and not isinstance(moment, dt.datetime):
-        moment = dt.datetime.combine(moment, dt.time())
-    try:
-        stamp = f"{moment:%Y%m%dT%H%M%S}" if moment is not None else None
-    except ValueError:  # pandas NaT is a datetime that cannot be formatted
-        stamp = None
-    if stamp is None:
-        stamp = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}"
-    return f"{stamp}-{sha256[:12]}"
-
-
-def _json_default(value: Any) -> Any:
-    """JSON form of the values metadata typically carries beyond plain JSON."""
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)  # lossless: Decimal(text) gives the amount back exactly
-    if isinstance(value, np.datetime64):
-        return str(value)  # .item() of a ns timestamp would be a bare integer
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (set, frozenset)):
-        return sorted(value, key=str)
-    if isinstance(value, PurePath):
-        return str(value)
-    raise TypeError(
-        f"value {value!r} of type {type(value).__name__} is not JSON-serialisable; "
-        "convert it to a str, number, list or dict"
-    )
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
