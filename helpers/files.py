@@ -87,6 +87,7 @@ def write_atomically(path: Path, data: bytes | str, mode: int = 0o644) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     temporary = temporary_path(path, "tmp")
     try:

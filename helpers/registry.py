@@ -6,28 +6,37 @@ A model ``<name>`` lives in two files of the models folder
 - ``<name>.pkl``: the pickled model (highest protocol);
 - ``<name>_metadata.json``: the caller's metadata (version, trained_at, as-of
   range, horizon, params, features, metrics, data fingerprint) plus fields the
-  registry fills itself: ``name``, ``sha256`` and ``pickle_bytes`` of the
-  pickle, ``library_versions`` and, when the caller gave none, ``version``.
+  registry fills itself: ``name``, ``model_class``, ``sha256`` and
+  ``pickle_bytes`` of the pickle, ``library_versions`` and, when the caller
+  gave none, ``version``.
 
-Unpickling runs arbitrary code, so ``load_model`` reads the pickle's bytes and
-checks their SHA-256 against the metadata *before* unpickling anything (the
-seed system did not: defect 5). Names are plain identifiers, so a name can
-never reach outside the models folder.
+Trust. ``load_model`` checks the pickle's SHA-256 against the metadata before
+unpickling anything (the seed system did not: defect 5); that detects a
+corrupt or half-written file, not a tampered one, since whoever can replace a
+model on the shared DVC remote can replace its metadata too. So the pickle is
+then read by ``helpers.safe_pickle``, which builds only allow-listed types
+(numpy, the suite's scikit-learn pipelines, the suite's model classes) and
+runs nothing else; and the object must be of the class its name stands for
+(``churn_model`` a ``ChurnModel``, ``risk_model`` a ``RiskModel``; any other
+model the class its metadata records). ``save_model`` applies the same checks
+before writing, so a model that could not be loaded is never saved. Names are
+plain identifiers, so a name can never reach outside the models folder.
 
-Write order. ``save_model`` pickles and serialises everything in memory first
-(so an unpicklable model or unserialisable metadata fails before any file is
-touched), then writes the pickle, then the metadata, each one atomically (temp
-file in the same folder, fsync, ``os.replace``, fsync of the folder). Readers
-therefore only ever see whole files, and a crash between the two writes leaves
-a new pickle beside the old metadata, which describes a *different* hash:
-``load_model`` refuses it with ``ModelIntegrityError`` instead of loading a
-model under the wrong description; saving again repairs it. The opposite
-order would publish metadata describing a pickle that is not there yet.
-Another process's load can land between the two writes of a save; it sees
-the same mismatch, so a load re-reads for up to ``_SAVE_GRACE_SECONDS`` while
-a save looks in progress (a file changed under it, or the pickle is only just
-newer than its metadata) before it raises. Within one process, saves and
-loads are serialised by a lock and never interleave.
+Write order. ``save_model`` pickles, checks and serialises everything in
+memory first (so an unpicklable or untrusted model or unserialisable metadata
+fails before any file is touched), then writes the pickle, then the metadata,
+each one atomically (temp file in the same folder, fsync, ``os.replace``,
+fsync of the folder). Readers therefore only ever see whole files, and a crash
+between the two writes leaves a new pickle beside the old metadata, which
+describes a *different* hash: ``load_model`` refuses it with
+``ModelIntegrityError`` instead of loading a model under the wrong
+description; saving again repairs it. The opposite order would publish
+metadata describing a pickle that is not there yet. Another process's load can
+land between the two writes of a save; it sees the same mismatch, so a load
+re-reads for up to ``_SAVE_GRACE_SECONDS`` while a save looks in progress (a
+file changed under it, or the pickle is only just newer than its metadata)
+before it raises. Within one process, saves and loads are serialised by a lock
+and never interleave.
 Interrupted writes may leave hidden ``.<file>.*.tmp`` files, safe to delete.
 
 Cache. ``load_model`` returns the same object for repeated calls while the
@@ -41,28 +50,26 @@ unpickle unverified bytes: a cached object was verified when it was loaded.
 
 from __future__ import annotations
 
-import datetime as dt
 import errno
 import hashlib
 import hmac
-import importlib.metadata
 import json
 import os
 import pickle
-import platform
 import re
-import tempfile
 import threading
 import time
-import warnings
 from dataclasses import dataclass
-from decimal import Decimal
-from pathlib import Path, PurePath
-from typing import Any
+from pathlib import Path
 
-import numpy as np
-
-from helpers import config
+from helpers import config, files, safe_pickle
+from helpers.model_metadata import (
+    ModelVersionWarning,
+    derive_version,
+    metadata_json,
+    running_library_versions,
+    warn_on_version_mismatch,
+)
 
 __all__ = [
     "MODEL_NAMES",
@@ -76,17 +83,17 @@ __all__ = [
 
 MODEL_NAMES: tuple[str, ...] = ("churn_model", "risk_model")
 
+# The class each known model must be, by name: its module may be any of the
+# helpers package (modules move between subpackages; pickles name the module).
+_MODEL_CLASSES: dict[str, str] = {"churn_model": "ChurnModel", "risk_model": "RiskModel"}
+
 # Anchored with fullmatch: ``$`` alone would accept a trailing newline.
 _NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 
-# Distributions whose versions are recorded beside the pickle (Python itself
-# is recorded as "python"). Missing ones are simply omitted.
-_TRACKED_DISTRIBUTIONS: tuple[str, ...] = ("numpy", "pandas", "scikit-learn", "duckdb")
-
 # Fields the registry owns: they overwrite whatever the caller passed, so a
 # metadata dict loaded from an older model and re-saved cannot carry a stale hash.
-_REGISTRY_FIELDS: tuple[str, ...] = ("name", "sha256", "pickle_bytes", "library_versions")
+_REGISTRY_FIELDS: tuple[str, ...] = ("name", "model_class", "sha256", "pickle_bytes", "library_versions")
 
 # Another process's save can be caught between its pickle and its metadata
 # write, which looks like a hash mismatch. While that is plausible (a file
@@ -100,11 +107,7 @@ _UNKNOWN_METADATA = {"version": "unknown"}
 
 
 class ModelIntegrityError(Exception):
-    """A model's files are inconsistent: hash mismatch, missing hash, corrupt metadata."""
-
-
-class ModelVersionWarning(UserWarning):
-    """A model was saved with other library versions than the running ones."""
+    """A model's files cannot be trusted: hash mismatch, corrupt metadata, unlisted type, wrong class."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,9 @@ def save_model(name: str, model: object, metadata: dict, models_dir: Path | None
 
     Args:
         name: model name, a plain identifier (e.g. ``"churn_model"``).
-        model: any picklable object.
+        model: an object ``load_model`` can load back: built from allow-listed
+            types only (see ``helpers.safe_pickle``), and of the name's class
+            (``churn_model``: ``ChurnModel``; ``risk_model``: ``RiskModel``).
         metadata: the caller's fields (version, trained_at, as-of range,
             horizon, params, features, metrics, data fingerprint). Dates,
             Decimals (written as strings, losslessly), numpy scalars/arrays,
@@ -138,6 +143,11 @@ def save_model(name: str, model: object, metadata: dict, models_dir: Path | None
     Returns:
         The metadata as written, read back from its JSON (equal to what
         ``get_model_metadata(name)`` returns afterwards).
+
+    Raises:
+        TypeError: the model is of another class than its name's, or holds a
+            type ``load_model`` would refuse; the metadata is not a dict or
+            not JSON-serialisable.
     """
     pickle_path, metadata_path = _model_paths(name, models_dir)
     if not isinstance(metadata, dict):
@@ -145,32 +155,44 @@ def save_model(name: str, model: object, metadata: dict, models_dir: Path | None
 
     # Everything that can fail on the caller's objects happens before any file
     # is touched, so a failure leaves the previous model byte-identical.
+    mismatch = _class_mismatch(name, type(model))
+    if mismatch:
+        raise TypeError(f"cannot save model {name!r}: {mismatch}")
     pickle_bytes = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        safe_pickle.loads(pickle_bytes)  # the very check load_model will make
+    except safe_pickle.UntrustedPickleError as error:
+        raise TypeError(
+            f"cannot save model {name!r}: load_model would refuse its pickle ({error}); "
+            "keep models to numpy, the suite's scikit-learn pipelines and model classes, "
+            "or add the type to the allow-list in helpers/safe_pickle.py"
+        ) from error
     sha256 = hashlib.sha256(pickle_bytes).hexdigest()
     written = {key: value for key, value in metadata.items() if key not in _REGISTRY_FIELDS}
     if written.get("version") in (None, ""):
-        written["version"] = _derive_version(metadata.get("trained_at"), sha256)
+        written["version"] = derive_version(metadata.get("trained_at"), sha256)
     written.update(
         name=name,
+        model_class=_class_name(type(model)),
         sha256=sha256,
         pickle_bytes=len(pickle_bytes),
-        library_versions=_running_library_versions(),
+        library_versions=running_library_versions(),
     )
     try:
-        metadata_text = json.dumps(written, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+        metadata_text = metadata_json(written)
     except (TypeError, ValueError) as error:
         raise TypeError(f"metadata for model {name!r} cannot be written as JSON: {error}") from error
 
     with _lock:
         pickle_path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(pickle_path, pickle_bytes)  # pickle first: see the module docstring
-        _write_atomically(metadata_path, metadata_text.encode("utf-8"))
+        files.write_atomically(pickle_path, pickle_bytes)  # pickle first: see the module docstring
+        files.write_atomically(metadata_path, metadata_text)
         _cache.pop(pickle_path, None)
     return json.loads(metadata_text)
 
 
 def load_model(name: str, models_dir: Path | None = None) -> object:
-    """Load a model after verifying its pickle against the recorded SHA-256.
+    """Load a model after verifying its pickle's SHA-256, types and class.
 
     Cached: later calls return the same object until either file changes.
     Warns with ``ModelVersionWarning`` when the recorded library versions
@@ -186,7 +208,9 @@ def load_model(name: str, models_dir: Path | None = None) -> object:
     Raises:
         ValueError: ``name`` is not a plain identifier.
         FileNotFoundError: the pickle or its metadata is missing (run ``dvc pull``).
-        ModelIntegrityError: hash mismatch, no hash recorded, corrupt metadata.
+        ModelIntegrityError: hash mismatch, no hash recorded, corrupt metadata;
+            the pickle names a type outside the allow-list (nothing it names
+            is run) or holds another class than the name's.
     """
     pickle_path, metadata_path = _model_paths(name, models_dir)
     with _lock:
@@ -204,15 +228,8 @@ def load_model(name: str, models_dir: Path | None = None) -> object:
         pickle_bytes, pickle_signature, metadata_bytes, metadata = _read_verified(
             name, pickle_path, metadata_path
         )
-        _warn_on_version_mismatch(name, pickle_path, metadata)
-        try:
-            model = pickle.loads(pickle_bytes)
-        except Exception as error:
-            error.add_note(
-                f"while unpickling model {name!r} from {pickle_path} (hash verified); "
-                "if the libraries changed since it was saved, retrain it with `dvc repro`"
-            )
-            raise
+        warn_on_version_mismatch(name, pickle_path, metadata)
+        model = _unpickle_trusted(name, pickle_path, pickle_bytes, metadata, metadata_path)
         _cache[pickle_path] = _CacheEntry(metadata_bytes, pickle_signature, model)
         return model
 
@@ -392,122 +409,49 @@ def _read_verified(
     )
 
 
-# --- library versions --------------------------------------------------------
+# --- types and classes -------------------------------------------------------
 
 
-def _installed_version(library: str) -> str | None:
-    if library == "python":
-        return platform.python_version()
-    try:
-        return importlib.metadata.version(library)
-    except importlib.metadata.PackageNotFoundError:
+def _class_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _class_mismatch(name: str, cls: type) -> str | None:
+    """Why a known model name cannot hold an instance of ``cls`` (None when it can)."""
+    expected = _MODEL_CLASSES.get(name)
+    if expected is None or (cls.__qualname__ == expected and cls.__module__.split(".")[0] == "helpers"):
         return None
+    return f"{name!r} must be a helpers {expected}, not a {_class_name(cls)}"
 
 
-def _running_library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for distribution in _TRACKED_DISTRIBUTIONS:
-        version = _installed_version(distribution)
-        if version is not None:
-            versions[distribution] = version
-    return versions
-
-
-def _warn_on_version_mismatch(name: str, pickle_path: Path, metadata: dict) -> None:
-    """Warn once per library whose recorded version differs from the running one.
-
-    Versions are compared exactly, as scikit-learn does for its own pickles:
-    even a patch release may change how an estimator unpickles or predicts.
-    """
-    recorded = metadata.get("library_versions")
-    if not isinstance(recorded, dict):
-        return  # metadata from before versions were recorded: nothing to compare
-    for library, saved_version in sorted(recorded.items()):
-        running_version = _installed_version(str(library))
-        if running_version == saved_version:
-            continue
-        running = f"{library} {running_version}" if running_version else f"no {library} installed"
-        warnings.warn(
-            f"model {name!r} ({pickle_path}) was saved with {library} {saved_version} but "
-            f"{running} is running; loading it anyway. If it fails or predicts "
-            "differently, install the recorded versions or retrain with `dvc repro`.",
-            ModelVersionWarning,
-            stacklevel=3,  # points at the caller of load_model
-        )
-
-
-# --- writing -----------------------------------------------------------------
-
-
-def _derive_version(trained_at: object, sha256: str) -> str:
-    """``<YYYYMMDDTHHMMSS>-<sha256[:12]>`` from trained_at, else from the save time (UTC)."""
-    moment: dt.datetime | dt.date | None = None
-    if isinstance(trained_at, dt.date):  # includes datetime and pandas Timestamp
-        moment = trained_at
-    elif isinstance(trained_at, str):
-        try:
-            moment = dt.datetime.fromisoformat(trained_at)
-        except ValueError:
-            moment = None
-    if moment is not None and not isinstance(moment, dt.datetime):
-        moment = dt.datetime.combine(moment, dt.time())
-    try:
-        stamp = f"{moment:%Y%m%dT%H%M%S}" if moment is not None else None
-    except ValueError:  # pandas NaT is a datetime that cannot be formatted
-        stamp = None
-    if stamp is None:
-        stamp = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}"
-    return f"{stamp}-{sha256[:12]}"
-
-
-def _json_default(value: Any) -> Any:
-    """JSON form of the values metadata typically carries beyond plain JSON."""
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)  # lossless: Decimal(text) gives the amount back exactly
-    if isinstance(value, np.datetime64):
-        return str(value)  # .item() of a ns timestamp would be a bare integer
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (set, frozenset)):
-        return sorted(value, key=str)
-    if isinstance(value, PurePath):
-        return str(value)
-    raise TypeError(
-        f"value {value!r} of type {type(value).__name__} is not JSON-serialisable; "
-        "convert it to a str, number, list or dict"
+def _refuse(name: str, pickle_path: Path, reason: str) -> ModelIntegrityError:
+    return ModelIntegrityError(
+        f"model {name!r} ({pickle_path}) is not trusted and was not loaded: {reason}. Restore it "
+        "from a remote you trust with `dvc pull`, or retrain it with `dvc repro`"
     )
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
-    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _unpickle_trusted(name: str, pickle_path: Path, pickle_bytes: bytes, metadata: dict, metadata_path: Path) -> object:
+    """Unpickle allow-listed types only; check the class against the name and the metadata."""
+    recorded = metadata.get("model_class")  # absent in metadata saved before it was recorded
+    if recorded is not None and name in _MODEL_CLASSES and (
+        not isinstance(recorded, str) or recorded.rpartition(".")[2] != _MODEL_CLASSES[name]
+    ):
+        raise _refuse(name, pickle_path, f"its metadata {metadata_path} records a {recorded!r}, "
+                      f"but {name!r} must be a helpers {_MODEL_CLASSES[name]}")
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp creates 0600; models are shared read-only
-        os.replace(temp_name, path)
-    except BaseException:
-        try:
-            os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
+        model = safe_pickle.loads(pickle_bytes)
+    except safe_pickle.UntrustedPickleError as error:
+        raise _refuse(name, pickle_path, f"{error} (nothing outside the allow-list was run)") from None
+    except Exception as error:
+        error.add_note(
+            f"while unpickling model {name!r} from {pickle_path} (hash verified); "
+            "if the libraries changed since it was saved, retrain it with `dvc repro`"
+        )
         raise
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    # Makes the rename itself durable, so after a power loss the pickle's
-    # rename cannot be lost while the later metadata rename survives.
-    if os.name != "posix":
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    mismatch = _class_mismatch(name, type(model))
+    if mismatch is None and recorded is not None and recorded != _class_name(type(model)):
+        mismatch = f"its metadata records a {recorded!r}, the pickle holds a {_class_name(type(model))}"
+    if mismatch:
+        raise _refuse(name, pickle_path, mismatch)
+    return model

@@ -6,6 +6,11 @@ computed by one set-based query (never a loop of single-row queries).
 A repository opens one connection per call unless it is used as a context
 manager (``with DuckDBUsageRepository() as repo: ...``), which holds one
 read-only connection for the whole block: one connection per unit of work.
+
+Arguments are checked before any SQL runs: a customer id must be a non-empty
+string (``None`` would otherwise match every customer in a query whose filter
+is optional), counts are ints in a documented range, and dates or timestamps
+are real ones. Money stays exact: entities and frames carry ``Decimal`` MRR.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from helpers import config, warehouse
+from helpers.checks import int_in_range
+from helpers.dates import to_date
 from helpers.domain import Customer, UsageEvent
-from helpers.warehouse.queries import load_sql
+from helpers.warehouse.queries import fetch_frame, load_sql
 
 # get_sample(n) accepts 1 <= n <= MAX_SAMPLE_SIZE. DuckDB's SAMPLE clause takes
 # no bound parameter, so n is checked here before it is written into the SQL.
@@ -47,11 +55,15 @@ class _Repository:
         context.__exit__(*exc_info)
 
     def _query(self, sql: str, parameters: dict[str, Any] | None = None) -> pd.DataFrame:
-        """Run a read query on the held connection or a fresh read-only one; return a frame."""
+        """Run a read query on the held connection or a fresh read-only one; return a frame.
+
+        Through ``queries.fetch_frame``, the suite's one query path: DECIMAL
+        money arrives as ``Decimal`` (DuckDB's own ``.df()`` makes it float).
+        """
         if self._held is not None:
-            return self._held.execute(sql, parameters or {}).df()
+            return fetch_frame(self._held, sql, parameters or {})
         with warehouse.get_connection(read_only=True, path=self.path) as con:
-            return con.execute(sql, parameters or {}).df()
+            return fetch_frame(con, sql, parameters or {})
 
     def _records(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Like ``_query`` but keeps exact Python values (Decimal money), as records."""
@@ -91,21 +103,55 @@ def _customers_query(
     return load_sql("customers", order_by=order_by), {"customer_id": customer_id, "active_only": active_only}
 
 
-def _check_sample_size(n: object) -> int:
-    # bool is an int subclass; True is not a sample size.
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise ValueError(f"get_sample: n must be an int, got {type(n).__name__} {n!r}")
-    if not 1 <= n <= MAX_SAMPLE_SIZE:
-        raise ValueError(f"get_sample: n must be between 1 and {MAX_SAMPLE_SIZE}, got {n}")
-    return n
+def _check_customer_id(customer_id: object) -> str:
+    """Return a usable customer id; never let None reach a query whose filter is optional."""
+    if not isinstance(customer_id, str):
+        raise TypeError(f"customer_id must be a str such as 'C0001', got {type(customer_id).__name__} {customer_id!r}")
+    if not customer_id.strip():
+        raise ValueError(f"customer_id must be a non-empty str such as 'C0001', got {customer_id!r}")
+    return customer_id
+
+
+def _to_timestamp(value: object, name: str) -> dt.datetime | None:
+    """A point in time as a naive UTC datetime (how the warehouse stores them); None passes through.
+
+    Accepts a datetime, a date (its midnight), a pandas Timestamp, a
+    numpy datetime64 or ISO text. An aware value is converted to UTC.
+
+    Raises:
+        ValueError: anything else (numbers, unparsable text, NaT).
+    """
+    if value is None:
+        return None
+    message = f"{name} must be a date or timestamp such as 2024-01-31 or 2024-01-31T09:30:00, got {value!r}"
+    if isinstance(value, (str, np.datetime64)):
+        try:
+            value = pd.Timestamp(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(message) from None
+    # Numbers would parse as nanoseconds since 1970: refuse them outright.
+    if not isinstance(value, dt.date) or pd.isna(value):
+        raise ValueError(message)
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if not isinstance(value, dt.datetime):
+        return dt.datetime.combine(value, dt.time())
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
 
 
 class DuckDBCustomerRepository(_Repository):
     """Customers of the warehouse."""
 
     def get_by_id(self, customer_id: str) -> Customer | None:
-        """The customer with this id, or None."""
-        records = self._records(*_customers_query(customer_id=customer_id))
+        """The customer with this id, or None.
+
+        Raises:
+            TypeError: ``customer_id`` is not a str (``None`` included).
+            ValueError: ``customer_id`` is empty or blank.
+        """
+        records = self._records(*_customers_query(customer_id=_check_customer_id(customer_id)))
         return _customer(records[0]) if records else None
 
     def get_all_active(self) -> list[Customer]:
@@ -121,7 +167,7 @@ class DuckDBCustomerRepository(_Repository):
         Raises:
             ValueError: ``n`` is not an int or out of range.
         """
-        size = _check_sample_size(n)
+        size = int_in_range(n, "get_sample: n", 1, MAX_SAMPLE_SIZE)
         # size is a validated int: the only value formatted into SQL here.
         sql = load_sql("customers_sample", sample_size=str(size), sample_seed=str(SAMPLE_SEED))
         records = self._sample_records(sql)
@@ -171,28 +217,41 @@ class DuckDBUsageRepository(_Repository):
     data end, so the last day of data is included; never the wall clock.
     """
 
-    def _as_of(self, as_of: dt.date | None) -> dt.date:
+    def _as_of(self, as_of: object) -> dt.date:
+        # A date, a midnight datetime or ISO text such as "2024-01-31", as everywhere in the suite.
         if as_of is None:
             return self._data_end() + dt.timedelta(days=1)
-        if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
-            raise ValueError(f"as_of must be a date, got {as_of!r}")
-        return as_of
+        return to_date(as_of, "as_of")
 
     @staticmethod
     def _check_days(days: object) -> int:
-        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_WINDOW_DAYS:
-            raise ValueError(f"days must be an int between 1 and {MAX_WINDOW_DAYS}, got {days!r}")
-        return days
+        return int_in_range(days, "days", 1, MAX_WINDOW_DAYS)
 
     def get_events_for_customer(self, customer_id: str, since: dt.datetime | dt.date | None = None) -> list[UsageEvent]:
-        """A customer's events, newest first; only those at or after ``since`` when given."""
-        records = self._records(
-            load_sql("events_for_customer"), {"customer_id": customer_id, "since": since}
-        )
+        """A customer's events, newest first; only those at or after ``since`` when given.
+
+        Args:
+            customer_id: a non-empty str.
+            since: a datetime, date, Timestamp or ISO text; naive values are
+                UTC (as stored), aware ones are converted to UTC.
+
+        Raises:
+            TypeError: ``customer_id`` is not a str.
+            ValueError: ``customer_id`` is blank, or ``since`` is not a point in time.
+        """
+        parameters = {"customer_id": _check_customer_id(customer_id), "since": _to_timestamp(since, "since")}
+        records = self._records(load_sql("events_for_customer"), parameters)
         return [UsageEvent(**record) for record in records]
 
     def get_event_count_last_n_days(self, customer_id: str, days: int, as_of: dt.date | None = None) -> int:
-        """Number of a customer's events in the ``days`` days before ``as_of``."""
+        """Number of a customer's events in the ``days`` days before ``as_of``.
+
+        Raises:
+            TypeError: ``customer_id`` is not a str.
+            ValueError: blank ``customer_id``, ``days`` not an int in [1, 36500],
+                or ``as_of`` not a date.
+        """
+        customer_id = _check_customer_id(customer_id)
         window_days = self._check_days(days)
         end = self._as_of(as_of)
         records = self._records(
@@ -211,5 +270,16 @@ class DuckDBUsageRepository(_Repository):
         )
 
     def daily_activity(self, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
-        """Events and active customers per day and event type, aggregated in DuckDB."""
-        return self._query(load_sql("daily_activity"), {"start": start, "end": end})
+        """Events and active customers per day and event type, aggregated in DuckDB.
+
+        Args:
+            start: first day included (a date or ISO text), or None for no bound.
+            end: last day included, or None for no bound.
+
+        Raises:
+            ValueError: ``start`` or ``end`` is not a date, or ``start`` is after ``end``.
+        """
+        first, last = to_date(start, "start"), to_date(end, "end")
+        if first is not None and last is not None and first > last:
+            raise ValueError(f"start ({first}) is after end ({last}); swap them")
+        return self._query(load_sql("daily_activity"), {"start": first, "end": last})

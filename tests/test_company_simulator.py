@@ -11,8 +11,8 @@ import yaml
 
 from helpers import warehouse
 from helpers.domain import EventType, Industry, PlanTier, TicketPriority
-from helpers.features import snapshot
-from helpers.ingest import ingest
+from helpers.analytics.features import snapshot
+from helpers.warehouse.ingest import ingest
 from simulators.company import HORIZON_MONTHS, simulate_company
 from simulators.small import monthly_summary, small_company
 

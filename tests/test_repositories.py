@@ -212,3 +212,90 @@ def test_daily_activity_aggregates_in_sql(large):
     expected = frames["usage_events"].assign(day=frames["usage_events"]["timestamp"].dt.date).groupby(["day", "event_type"]).size()
     got = activity.assign(day=pd.to_datetime(activity["day"]).dt.date).set_index(["day", "event_type"])["events"]
     assert got.sort_index().tolist() == expected.sort_index().tolist()
+
+
+# --- arguments are checked before any query runs ------------------------------
+
+
+@pytest.mark.parametrize(("bad", "error"), [(None, TypeError), (42, TypeError), (b"C1", TypeError), (["C1"], TypeError),
+                                            ("", ValueError), ("   ", ValueError)])
+def test_customer_ids_must_be_non_empty_strings(small, bad, error):
+    """None once matched every customer (the query's id filter is optional) and returned the first."""
+    customers, usage = DuckDBCustomerRepository(small), DuckDBUsageRepository(small)
+    calls = [
+        lambda: customers.get_by_id(bad),
+        lambda: usage.get_events_for_customer(bad),
+        lambda: usage.get_event_count_last_n_days(bad, 30, DATA_END),
+    ]
+    for call in calls:
+        with pytest.raises(error, match="customer_id must be a"):
+            call()
+
+
+BAD_DATES = [42, 20240101, 1.5, "yesterday", "2024-13-01", "", object(), pd.NaT]
+
+
+@pytest.mark.parametrize("bad", BAD_DATES + [dt.datetime(2024, 3, 1, 12)], ids=str)
+def test_bad_as_of_is_named_like_bad_days(small, bad):
+    repository = DuckDBUsageRepository(small)
+    with pytest.raises(ValueError, match="^as_of must be a date such as 2024-01-31"):
+        repository.get_event_count_last_n_days("C1", 30, bad)
+    with pytest.raises(ValueError, match="^as_of must be a date"):
+        repository.event_counts_last_n_days(30, bad)
+
+
+@pytest.mark.parametrize("bad", BAD_DATES, ids=str)
+def test_bad_since_is_named(small, bad):
+    with pytest.raises(ValueError, match="^since must be a date or timestamp"):
+        DuckDBUsageRepository(small).get_events_for_customer("C1", since=bad)
+
+
+@pytest.mark.parametrize("bad", BAD_DATES, ids=str)
+@pytest.mark.parametrize("argument", ["start", "end"])
+def test_bad_daily_activity_bounds_are_named(small, bad, argument):
+    with pytest.raises(ValueError, match=f"^{argument} must be a date"):
+        DuckDBUsageRepository(small).daily_activity(**{argument: bad})
+
+
+def test_daily_activity_refuses_bounds_in_the_wrong_order(small):
+    with pytest.raises(ValueError, match=r"start \(2024-03-02\) is after end \(2024-03-01\)"):
+        DuckDBUsageRepository(small).daily_activity(dt.date(2024, 3, 2), dt.date(2024, 3, 1))
+
+
+def test_dates_may_be_given_as_iso_text(small):
+    repository = DuckDBUsageRepository(small)
+    assert repository.get_event_count_last_n_days("C1", 30, "2024-01-12") == \
+        repository.get_event_count_last_n_days("C1", 30, dt.date(2024, 1, 12)) == 1
+    assert [e.event_id for e in repository.get_events_for_customer("C1", since="2024-01-11T09:00")] == ["E1"]
+    assert repository.get_events_for_customer("C1", since="2024-01-11T09:00:01") == []
+    activity = repository.daily_activity("2024-03-01", "2024-03-01")
+    assert list(activity["event_type"]) == ["report_view"]
+
+
+def test_an_aware_since_is_compared_in_utc(small):
+    """Timestamps are stored in UTC: 14:30 at +05:30 is 09:00 UTC, the time of C1's event."""
+    repository = DuckDBUsageRepository(small)
+    india = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    assert [e.event_id for e in repository.get_events_for_customer("C1", dt.datetime(2024, 1, 11, 14, 30, tzinfo=india))] == ["E1"]
+    assert repository.get_events_for_customer("C1", dt.datetime(2024, 1, 11, 14, 31, tzinfo=india)) == []
+
+
+# --- money stays exact ---------------------------------------------------------
+
+
+def test_every_customer_path_returns_decimal_mrr(small):
+    repository = DuckDBCustomerRepository(small)
+    frame = repository.customers_frame()
+    assert list(frame["mrr"]) == [Decimal("100.00"), Decimal("0.00")]
+    assert all(type(value) is Decimal for value in frame["mrr"])
+    entities = [repository.get_by_id("C1"), *repository.get_all_active(), *repository.get_sample(2)]
+    assert all(type(customer.mrr.amount) is Decimal for customer in entities)
+
+
+def test_an_amount_float_cannot_hold_survives_the_frame(small):
+    """1234567890.11 has no exact float; Decimal keeps the cents as stored."""
+    repository = DuckDBCustomerRepository(small)
+    repository.save(Customer("C3", "EdTech", "growth", dt.date(2024, 7, 1), Decimal("1234567890.11"), None))
+    frame = repository.customers_frame().set_index("customer_id")
+    assert frame.loc["C3", "mrr"] == Decimal("1234567890.11")
+    assert repository.get_by_id("C3").mrr.amount == Decimal("1234567890.11")

@@ -1,4 +1,4 @@
-"""Simulators written for the tests, independent of helpers.synthetic, whose true answers are known.
+"""Simulators written for the tests, independent of helpers.warehouse.synthetic, whose true answers are known.
 
 The suite's models and metrics are checked against data these produce: the
 generating process is not the one the models were tuned on, and the truth

@@ -1,6 +1,6 @@
 """A simulated SaaS company whose true churn probabilities are known, to check the suite's models against.
 
-Independent of ``helpers.synthetic`` (a different process; nothing imported
+Independent of ``helpers.warehouse.synthetic`` (a different process; nothing imported
 from ``helpers``): the suite's vocabularies are written out here, so a change
 to them is caught by ingest rather than silently followed.
 
@@ -26,7 +26,7 @@ d <= 28, the day of month it signed up; "date(t)" is day d of month t):
 
 Truth (``truth_at(cut)``, cut = the first day of a month): the population is
 every customer paying on cut - 1 day (a paid subscription with start <= cut-1
-< end), exactly the population of ``helpers.features.snapshot(as_of=cut)``.
+< end), exactly the population of ``helpers.analytics.features.snapshot(as_of=cut)``.
 ``p_stop_<h>`` is the probability, given the simulator's state on that day
 (latent health, plan, tickets of the last month, annual notices given), that
 the customer stops paying on some day D in [cut, cut + h), where "stops paying
