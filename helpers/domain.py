@@ -68,6 +68,13 @@ class EventType(Vocabulary):
     FEATURE_LIMIT_HIT = "feature_limit_hit"
 
 
+class BillingInterval(Vocabulary):
+    """How often a subscription is billed; an annual plan can only end at a renewal."""
+
+    MONTH = "month"
+    YEAR = "year"
+
+
 class TicketPriority(Vocabulary):
     LOW = "low"
     MEDIUM = "medium"

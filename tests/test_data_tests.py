@@ -41,6 +41,10 @@ BREAKERS: dict[str, Callable[[dict], None]] = {
     "accepted_values_customers_industry": set_value("customers", "industry", "Fintech"),
     "accepted_values_customers_plan_tier": set_value("customers", "plan_tier", "platinum"),
     "accepted_values_subscriptions_plan_tier": set_value("subscriptions", "plan_tier", "Starter"),
+    "accepted_values_subscriptions_billing_interval": lambda frames: (
+        frames["subscriptions"].insert(len(frames["subscriptions"].columns), "billing_interval", "month"),
+        set_value("subscriptions", "billing_interval", "annual")(frames),
+    ),
     "accepted_values_usage_events_event_type": set_value("usage_events", "event_type", "api_calls"),
     "accepted_values_support_tickets_priority": set_value("support_tickets", "priority", "urgent"),
     "range_customers_mrr": set_value("customers", "mrr", -1.0),

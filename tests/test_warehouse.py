@@ -106,7 +106,7 @@ def test_schema_enforces_keys_and_vocabularies(built):
         with pytest.raises(duckdb.ConstraintException):
             con.execute("insert into raw.support_tickets values ('T9', 'C404', '2024-02-01', 'low', 'bug', null)")
         with pytest.raises(duckdb.ConstraintException):
-            con.execute("insert into raw.subscriptions values ('S9', 'C1', 'starter', '2024-03-01', '2024-03-01', 5)")
+            con.execute("insert into raw.subscriptions values ('S9', 'C1', 'starter', '2024-03-01', '2024-03-01', 5, 'month')")
 
 
 def _reader_script(path, hold_seconds: float) -> str:

@@ -21,7 +21,8 @@ create table raw.subscriptions (
     plan_tier varchar not null check (plan_tier in ({plan_tier_values})),
     start_date date not null,
     end_date date check (end_date > start_date),  -- exclusive; null = ongoing
-    mrr decimal(12, 2) not null check (mrr >= 0)
+    mrr decimal(12, 2) not null check (mrr >= 0),  -- an annual plan's MRR is its price / 12
+    billing_interval varchar not null check (billing_interval in ({billing_interval_values}))
 );
 
 -- usage_events.customer_id refers to customers too, but is not declared a

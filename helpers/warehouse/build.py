@@ -22,7 +22,13 @@ import duckdb
 import pandas as pd
 
 from helpers import config, files
-from helpers.domain import EventType, Industry, PlanTier, TicketPriority
+from helpers.domain import (
+    BillingInterval,
+    EventType,
+    Industry,
+    PlanTier,
+    TicketPriority,
+)
 from helpers.warehouse import synthetic
 from helpers.warehouse.catalog import TABLES
 from helpers.warehouse.connection import (
@@ -78,6 +84,7 @@ def schema_sql() -> str:
         plan_tier_values=_vocabulary_literals(PlanTier.values()),
         event_type_values=_vocabulary_literals(EventType.values()),
         priority_values=_vocabulary_literals(TicketPriority.values()),
+        billing_interval_values=_vocabulary_literals(BillingInterval.values()),
     )
 
 
@@ -207,6 +214,11 @@ def build(
         with duckdb.connect(str(building), config={"memory_limit": config.build_memory_limit()}) as con:
             _create_build_schema(con)
             spec = load(con)
+            # A subscription without a billing interval is billed monthly (files may leave the column out).
+            con.execute(
+                "update staging.subscriptions set billing_interval = $month where billing_interval is null",
+                {"month": BillingInterval.MONTH.value},
+            )
             if spec.data_start is None or spec.data_end is None:
                 derived_start, derived_end = _data_range(con, "staging")
                 spec.data_start = spec.data_start or derived_start

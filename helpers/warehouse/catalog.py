@@ -42,9 +42,10 @@ CATALOG: tuple[Table, ...] = (
     Table(
         "subscriptions",
         key="subscription_id",
-        columns=("subscription_id", "customer_id", "plan_tier", "start_date", "end_date", "mrr"),
+        columns=("subscription_id", "customer_id", "plan_tier", "start_date", "end_date", "mrr", "billing_interval"),
+        # billing_interval: "month" when left out or blank (the build fills it); "year" for annual plans.
         not_null=("subscription_id", "customer_id", "plan_tier", "start_date", "mrr"),
-        optional_in_files=("end_date",),
+        optional_in_files=("end_date", "billing_interval"),
     ),
     Table(
         "usage_events",

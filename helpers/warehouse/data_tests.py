@@ -15,7 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from helpers.domain import EventType, Industry, PlanTier, TicketPriority
+from helpers.domain import (
+    BillingInterval,
+    EventType,
+    Industry,
+    PlanTier,
+    TicketPriority,
+)
 from helpers.warehouse.catalog import CATALOG, TABLE_KEYS
 from helpers.warehouse.engine import Connection, is_spark
 from helpers.warehouse.queries import fetch_rows, load_sql
@@ -205,6 +211,7 @@ def _declare_tests() -> tuple[DataTest, ...]:
         _accepted("customers", "industry", Industry.values()),
         _accepted("customers", "plan_tier", PlanTier.values()),
         _accepted("subscriptions", "plan_tier", PlanTier.values()),
+        _accepted("subscriptions", "billing_interval", BillingInterval.values()),
         _accepted("usage_events", "event_type", EventType.values()),
         _accepted("support_tickets", "priority", TicketPriority.values()),
         _range("customers", "mrr", 0, None),

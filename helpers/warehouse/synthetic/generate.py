@@ -29,9 +29,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from helpers.domain import (
-    TICKET_TOPICS,
-)
+from helpers.domain import TICKET_TOPICS, BillingInterval
 from helpers.warehouse import catalog
 from helpers.warehouse.synthetic import settings
 from helpers.warehouse.synthetic.accounts import (
@@ -168,6 +166,8 @@ def _emit_subscriptions(emit, accounts: Accounts, customer_ids: np.ndarray) -> N
         "start_date": _to_datetime(subs["start"][order], "D"),
         "end_date": _to_datetime(subs["end"][order], "D"),
         "mrr": subs["mrr"][order],
+        # The default dataset bills every plan monthly; annual plans come from your own files.
+        "billing_interval": np.full(n, BillingInterval.MONTH.value, dtype=object),
     })
 
 
