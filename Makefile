@@ -5,7 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CONSTRAINTS := requirements/constraints.txt
+# Two stamps: `make reports` installs only what the pipeline and notebooks
+# need; test, golden and bench add the Spark engine and the test tools.
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+BASE_EXTRAS := pipeline,notebooks
 EXTRAS := pipeline,notebooks,spark,dev
 WAREHOUSE := data/warehouse.duckdb
 
@@ -17,10 +21,14 @@ help: ## list the targets
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e ".[$(BASE_EXTRAS)]"
+	touch $@
+
+$(DEV_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e ".[$(EXTRAS)]"
 	touch $@
 
-venv: $(STAMP) ## create or refresh the virtual environment (.venv)
+venv: $(DEV_STAMP) ## create or refresh the virtual environment (.venv) with every extra
 
 lock: ## re-resolve the dependencies and rewrite requirements/constraints.txt
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
@@ -52,16 +60,16 @@ validate: $(STAMP) ## run the data tests on the warehouse
 parquet: $(STAMP) ## export the warehouse tables to data/parquet/ for the Spark engine (README: On Spark)
 	$(PY) -m helpers export --parquet data/parquet
 
-test: $(STAMP) ## run the test suite (unit tests, golden notebooks with nbval, browser, Jupyter server)
+test: $(DEV_STAMP) ## run the test suite (unit tests, golden notebooks with nbval, browser, Jupyter server)
 	$(PY) -m pytest
 
-golden: $(STAMP) ## re-execute the notebooks on the test fixture into tests/golden/ (review the diff)
+golden: $(DEV_STAMP) ## re-execute the notebooks on the test fixture into tests/golden/ (review the diff)
 	$(PY) tests/make_golden.py
 
 lab: $(STAMP) ## open the notebooks in JupyterLab with the project's environment
 	$(VENV)/bin/jupyter lab notebooks/
 
-bench: $(STAMP) ## benchmark at scale (100,000 customers, 20M events by default); see bench/README.md
+bench: $(DEV_STAMP) ## benchmark at scale (100,000 customers, 20M events by default); see bench/README.md
 	$(PY) -m bench
 
 clean: ## remove the environment and generated data (keeps your raw inputs)

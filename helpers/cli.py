@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from helpers import config, reports, warehouse
+from helpers import config, reports, threads, warehouse
 from helpers.models import training
 from helpers.reports import ReportError
 from helpers.warehouse import export, ingest, raw_data
@@ -175,6 +175,7 @@ def _validate(engine: str, warehouse_path: Path | None, parquet_dir: Path | None
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
+    threads.limit_process_threads()  # scikit-learn is loaded by now (helpers.models imports it)
 
     try:
         if args.command == "generate" and args.raw_dir is not None:

@@ -41,7 +41,6 @@ from helpers.notebook.context import (
     ReportContext,
     configure_display,
     connect,
-    limited_threads,
     open_report,
 )
 from helpers.notebook.formatting import (
@@ -64,6 +63,7 @@ from helpers.notebook.overview import (
     row_count_table,
     weekly_event_counts,
 )
+from helpers.threads import limited_threads
 from helpers.notebook.parameters import (
     last_complete_month,
     load_training_params,

@@ -14,7 +14,6 @@ import matplotlib.pyplot  # noqa: F401  (registers the inline figure formatter)
 import pandas as pd
 from IPython import get_ipython
 from matplotlib_inline.backend_inline import set_matplotlib_formats
-from threadpoolctl import threadpool_limits
 
 from helpers import warehouse
 from helpers.dates import DateLike, resolve_as_of
@@ -131,25 +130,6 @@ def open_report(
         metadata=metadata,
         _stack=stack,
     )
-
-
-@contextlib.contextmanager
-def limited_threads(threads: int = 1) -> Iterator[None]:
-    """Fit and predict with at most ``threads`` OpenMP threads (0: no limit).
-
-    Scoring makes many small batch predictions (one per feature for the
-    drivers, one per month for the survival curves), each starting OpenMP
-    threads; on a busy machine their spin-waiting made scoring 2,500
-    customers take 41 s instead of 2.4 s, and fitting the churn model 44 s
-    instead of 18 s. Results are identical whatever the thread count.
-    """
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-        raise ValueError(f"threads must be an int >= 0 (0: no limit), got {threads!r}")
-    if threads == 0:
-        yield
-        return
-    with threadpool_limits(limits=threads, user_api="openmp"):
-        yield
 
 
 def configure_display() -> None:
