@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
-        warnings.simplefilter("default", reports.PublishWarning)
+        warnings.simplefilter("always", reports.PublishWarning)
         warnings.showwarning = _show_warning
         try:
             return _run(args)
