@@ -14,7 +14,8 @@ merges their entries, under a lock so two runs of one date cannot drop each
 other's reports. Parameters that choose the data (``warehouse_path``,
 ``models_dir``) are set by the runner only, and run.json records, per report,
 the warehouse content hash and the model versions the notebook read (checked
-again after the notebook ran, so a rebuild during the run fails it).
+again after the notebook ran, so a rebuild or a training during the run fails
+it; on Spark the export's hash is read once, before the run).
 """
 
 from __future__ import annotations
@@ -175,16 +176,16 @@ def export_html(executed: Path, target: Path) -> None:
     target.write_text(body, encoding="utf-8")
 
 
-def _model_fingerprints(models_dir: Path) -> dict[str, tuple[str, str | None]]:
-    """Each registered model's (version, pickle SHA-256); a broken metadata file is a ReportError."""
+def _model_fingerprints(models_dir: Path, readers: list[str]) -> dict[str, tuple[str, str | None]]:
+    """Each registered model's (version, pickle SHA-256); a broken metadata file is a ReportError naming ``readers``."""
     fingerprints = {}
     for name in registry.MODEL_NAMES:
         try:
             metadata = registry.get_model_metadata(name, models_dir)
         except (registry.ModelIntegrityError, OSError) as error:
             raise ReportError(
-                f"cannot read the metadata of model {name}: {error}. The report(s) that read models cannot run; "
-                "nothing was published"
+                f"cannot read the metadata of model {name}: {error}. Report(s) {', '.join(readers)} read the models "
+                "and cannot run; nothing was published (reports that read no model can run with --reports)"
             ) from None
         fingerprints[name] = (str(metadata.get("version", "unknown")), metadata.get("sha256"))
     return fingerprints
@@ -298,7 +299,8 @@ def run_reports(
             f"({', '.join(spec.name for spec, values in plans if 'engine' in values)})"
         )
     # Models are read only for the reports that declare models_dir (a cohort run needs none).
-    models_before = _model_fingerprints(models_folder) if any(_reads_models(v) for _, v in plans) else {}
+    readers = [spec.name for spec, values in plans if _reads_models(values)]
+    models_before = _model_fingerprints(models_folder, readers) if readers else {}
     # The data range and content hash come from the engine the reports read,
     # so a Spark run needs only the exported tables, not the DuckDB file.
     metadata, content_hash = _warehouse_hash(engine, warehouse_file, parquet_dir)
@@ -319,7 +321,7 @@ def run_reports(
                                     f"the warehouse {warehouse_file}")
             versions = {}
             if _reads_models(values):
-                _provenance_changed(spec, models_before, _model_fingerprints(models_folder),
+                _provenance_changed(spec, models_before, _model_fingerprints(models_folder, readers),
                                     f"the models in {models_folder}")
                 versions = {name: version for name, (version, _) in models_before.items()}
             export_html(staging / f"{spec.stem}.ipynb", staging / f"{spec.stem}.html")
