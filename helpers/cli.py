@@ -1,19 +1,24 @@
 """Command line of the suite: ``python -m helpers <command> --help``.
 
 The CLI only parses arguments and prints; the work happens in the modules it
-calls. Exit codes: 0 success, 1 problems found (validate), 2 bad input or a
-refused build (nothing was changed).
+calls. Exit codes: 0 success, 1 problems found (validate), 2 a known failure
+(bad input, a refused build, a failed report; the message says what, where and
+what to do, and nothing was changed), 3 an unexpected error (a one-line summary;
+``--debug`` prints the traceback), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import sys
+import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from helpers import config, reports, threads, warehouse
+from helpers import config, registry, reports, threads, warehouse
 from helpers.models import training
 from helpers.reports import ReportError
 from helpers.warehouse import export, ingest, raw_data
@@ -64,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Churn and cohort analytics suite: build, check, summarize and export the warehouse, "
                     "train the models, run the reports.",
     )
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an unexpected error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     generate = commands.add_parser(
@@ -159,11 +165,29 @@ def _print_summary(path: Path | None) -> None:
     with warehouse.get_connection(path=path) as con:
         metadata = warehouse.read_metadata(con)
         table = warehouse.summary(con)
-    target = path or config.warehouse_path()
+    _print_metadata(path or config.warehouse_path(), metadata)
+    print(table.to_string(index=False))
+
+
+def _print_metadata(target: Path, metadata: dict) -> None:
     print(f"warehouse: {target}")
     print(f"source: {metadata['source']}  seed: {metadata['seed']}  "
           f"data: {metadata['data_start']} to {metadata['data_end']}")
     print(f"content hash: {metadata['content_hash']}")
+
+
+def _print_built(path: Path | None, metadata: dict) -> None:
+    """After a build: the metadata it returned, then the table summary, which may fail without failing the build."""
+    target = path or config.warehouse_path()
+    _print_metadata(target, metadata)
+    try:
+        with warehouse.get_connection(path=target) as con:
+            table = warehouse.summary(con)
+    except Exception as error:  # the build succeeded; any failure here is only the summary's
+        print(f"warning: the new warehouse is in place at {target} (content hash {metadata['content_hash']}), "
+              f"but printing its table summary failed: {type(error).__name__}: {_first_line(error)}. "
+              f"Check it with `python -m helpers validate --warehouse {target}`.", file=sys.stderr)
+        return
     print(table.to_string(index=False))
 
 
@@ -172,58 +196,103 @@ def _validate(engine: str, warehouse_path: Path | None, parquet_dir: Path | None
         return run_data_tests(con, "raw", warehouse.data_end(con))
 
 
+# Failures the suite anticipates: their messages say what, where and what to do.
+KNOWN_ERRORS = (
+    ingest.IngestError, warehouse.WarehouseError, ValueError, SparkEngineError, ReportError,
+    registry.ModelIntegrityError, OSError,
+)
+# OS errors whose standard text ("[Errno 13] Permission denied: 'x'") needs a hint.
+_PATH_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR, errno.ENOSPC}
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def describe_error(error: BaseException) -> str:
+    """The text after ``error:`` for a known failure."""
+    if isinstance(error, OSError) and error.errno in _PATH_ERRNOS and error.filename:
+        return (f"{error.strerror}: {error.filename}. Check the path and its permissions "
+                "(or choose another --warehouse / --reports-dir / --models-dir) and run again.")
+    return str(error)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
     threads.limit_process_threads()  # scikit-learn is loaded by now (helpers.models imports it)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", reports.PublishWarning)
+        warnings.showwarning = _show_warning
+        try:
+            return _run(args)
+        except KNOWN_ERRORS as error:
+            print(f"error: {describe_error(error)}", file=sys.stderr)
+            if args.debug:
+                traceback.print_exc()
+            return 2
+        except KeyboardInterrupt:
+            print("error: interrupted; a build or report run in progress replaced nothing", file=sys.stderr)
+            return 130
+        except Exception as error:  # the one place that turns the unexpected into a one-line summary
+            print(f"error: unexpected {type(error).__name__}: {_first_line(error)}", file=sys.stderr)
+            if args.debug:
+                traceback.print_exc()
+            else:
+                print("hint: this is a bug or a case the suite does not handle yet; run again with "
+                      "`python -m helpers --debug ...` for the traceback and report it", file=sys.stderr)
+            return 3
 
-    try:
-        if args.command == "generate" and args.raw_dir is not None:
-            manifest = raw_data.write_synthetic(
-                args.raw_dir, args.customers, args.seed, args.events_per_customer, progress=not args.no_progress
-            )
-            print(f"wrote {args.raw_dir}: {manifest['rows']}")
-        elif args.command == "generate":
-            warehouse.build_synthetic(
-                args.warehouse, args.customers, args.seed, args.events_per_customer, progress=not args.no_progress
-            )
-            _print_summary(args.warehouse)
-        elif args.command == "build":
-            raw_data.build_from_raw_dir(args.raw_dir, args.warehouse)
-            _print_summary(args.warehouse)
-        elif args.command == "train":
-            written = training.train_all(
-                training.load_params(args.params), args.warehouse, args.models_dir, args.metrics_dir
-            )
-            for name, metadata in written.items():
-                print(f"{name} {metadata['version']}: {training.headline(name, metadata['metrics'])}")
-        elif args.command == "report":
-            folder = reports.run_reports(
-                as_of=args.as_of,
-                reports=args.reports.split(",") if args.reports else None,
-                parameters=dict(args.parameter),
-                warehouse_path=args.warehouse,
-                models_dir=args.models_dir,
-                reports_dir=args.reports_dir,
-                cell_timeout=args.cell_timeout,
-            )
-            print(f"published {folder}; index: {folder.parent / 'index.html'}")
-        elif args.command == "ingest":
-            ingest.ingest(args.customers, args.subscriptions, args.events, args.tickets, args.warehouse, args.data_end)
-            _print_summary(args.warehouse)
-        elif args.command == "validate":
-            problems = _validate(args.engine, args.warehouse, args.parquet)
-            for problem in problems:
-                print(f"- {problem.describe()}")
-            print(f"{len(problems)} problem(s) found")
-            return 1 if problems else 0
-        elif args.command == "summary":
-            _print_summary(args.warehouse)
-        elif args.command == "export":
-            for table, path in export.export_parquet(args.parquet, args.warehouse).items():
-                print(f"{table}: {path}")
-    except (ingest.IngestError, warehouse.WarehouseError, FileNotFoundError, ValueError,
-            SparkEngineError, ReportError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "generate" and args.raw_dir is not None:
+        manifest = raw_data.write_synthetic(
+            args.raw_dir, args.customers, args.seed, args.events_per_customer, progress=not args.no_progress
+        )
+        print(f"wrote {args.raw_dir}: {manifest['rows']}")
+    elif args.command == "generate":
+        metadata = warehouse.build_synthetic(
+            args.warehouse, args.customers, args.seed, args.events_per_customer, progress=not args.no_progress
+        )
+        _print_built(args.warehouse, metadata)
+    elif args.command == "build":
+        _print_built(args.warehouse, raw_data.build_from_raw_dir(args.raw_dir, args.warehouse))
+    elif args.command == "train":
+        written = training.train_all(
+            training.load_params(args.params), args.warehouse, args.models_dir, args.metrics_dir
+        )
+        for name, metadata in written.items():
+            print(f"{name} {metadata['version']}: {training.headline(name, metadata['metrics'])}")
+    elif args.command == "report":
+        folder = reports.run_reports(
+            as_of=args.as_of,
+            reports=args.reports.split(",") if args.reports else None,
+            parameters=dict(args.parameter),
+            warehouse_path=args.warehouse,
+            models_dir=args.models_dir,
+            reports_dir=args.reports_dir,
+            cell_timeout=args.cell_timeout,
+        )
+        print(f"published {folder}; index: {folder.parent / 'index.html'}")
+    elif args.command == "ingest":
+        metadata = ingest.ingest(
+            args.customers, args.subscriptions, args.events, args.tickets, args.warehouse, args.data_end
+        )
+        _print_built(args.warehouse, metadata)
+    elif args.command == "validate":
+        problems = _validate(args.engine, args.warehouse, args.parquet)
+        for problem in problems:
+            print(f"- {problem.describe()}")
+        print(f"{len(problems)} problem(s) found")
+        return 1 if problems else 0
+    elif args.command == "summary":
+        _print_summary(args.warehouse)
+    elif args.command == "export":
+        for table, path in export.export_parquet(args.parquet, args.warehouse).items():
+            print(f"{table}: {path}")
     return 0

@@ -1,23 +1,40 @@
-"""The one atomic writer: files and folders replaced in one step, and leftovers of killed runs removed.
+"""The one atomic writer: files and folders replaced in one step, leftovers of killed runs removed, write locks.
 
 Readers see the old content or the new, never a mix: new content is written
 beside its target (same folder, so the same file system), flushed to disk, and
 moved over the target with one rename. Temporary names carry the writing
 process's id, so the next run can tell the leftovers of a killed run (whose
 process is gone) from the work of a run still going, and remove only those.
+
+A writer that must not race another (a warehouse rebuild against a process
+holding the warehouse read-write, two runs publishing reports of one date)
+holds ``exclusive_lock``: an advisory ``fcntl.flock`` on ``<target>.lock``,
+released by the kernel when the holder exits or is killed, so a lock is never
+stale. The holder deletes the file when done; a killed holder's file is reused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 # .<target name>.<pid>.<random>.<kind>[.wal]
 _TEMPORARY = re.compile(r"\.(?P<target>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.(?:building|previous|tmp)(?:\.wal)?")
+
+
+class BusyError(Exception):
+    """Another process (or connection) holds the lock of the target; ``holder`` says who, when known."""
+
+    def __init__(self, target: Path, holder: str):
+        self.target = target
+        self.holder = holder
+        super().__init__(f"{target} is in use by {holder}")
 
 
 def temporary_path(target: Path, kind: str = "building") -> Path:
@@ -61,6 +78,71 @@ def remove_stale(target: Path) -> list[Path]:
                 path.unlink()
         removed.append(path)
     return removed
+
+
+def remove_stale_in(folder: Path) -> list[Path]:
+    """Delete every temporary file and folder in ``folder`` left by runs whose process is gone.
+
+    Returns:
+        The paths removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    targets = {match["target"] for path in folder.iterdir() if (match := _TEMPORARY.fullmatch(path.name))}
+    return [path for target in sorted(targets) for path in remove_stale(folder / target)]
+
+
+def lock_path(target: Path) -> Path:
+    """The lock file of ``target``: ``<target>.lock`` beside it."""
+    return target.with_name(target.name + ".lock")
+
+
+@contextlib.contextmanager
+def exclusive_lock(target: Path, purpose: str, wait: bool = False) -> Iterator[None]:
+    """Hold the lock of ``target`` for the block; refuse at once when someone else holds it.
+
+    Args:
+        target: the file or folder being written (its folder must exist and be writable).
+        purpose: what the holder does, recorded in the lock file for the message of a refused one.
+        wait: wait for the holder to finish instead of refusing (for short critical sections).
+
+    Raises:
+        BusyError: another process, or another connection of this one, holds the lock.
+        PermissionError: the lock file cannot be created (the folder is not writable).
+    """
+    path = lock_path(Path(target))
+    descriptor = _acquire(path, Path(target), wait)
+    try:
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"process {os.getpid()} ({purpose})\n".encode(), 0)
+        yield
+    finally:
+        # Unlinked while still held: a process that locked this file meanwhile
+        # sees it is no longer the one at the path and starts again.
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        os.close(descriptor)  # releases the flock
+
+
+def _acquire(path: Path, target: Path, wait: bool) -> int:
+    """An open, locked descriptor of the file now at ``path`` (created when missing)."""
+    while True:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            recorded = os.pread(descriptor, 200, 0).decode("utf-8", "replace").strip()
+            os.close(descriptor)
+            raise BusyError(target, recorded or "another process") from None
+        opened = os.fstat(descriptor)
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        if current is not None and (current.st_dev, current.st_ino) == (opened.st_dev, opened.st_ino):
+            return descriptor
+        os.close(descriptor)  # the previous holder removed it after we opened it: take the new one
 
 
 def fsync_folder(folder: Path) -> None:

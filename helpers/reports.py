@@ -7,6 +7,15 @@ parameters cell before anything executes. The run is all or nothing: the
 notebooks execute into a staging folder that replaces ``reports/<D>/`` only
 when every one of them succeeded. A failure exits non-zero, keeps the failed
 notebook under ``reports/<D>/failed/`` and leaves earlier reports untouched.
+
+A run for some reports of D replaces those and keeps D's others: the staging
+folder receives hard links of the reports it does not replace, and run.json
+merges their entries, under a lock so two runs of one date cannot drop each
+other's reports. Parameters that choose the data (``warehouse_path``,
+``models_dir``) are set by the runner only, and run.json records, per report,
+the warehouse content hash and the model versions the notebook read (checked
+again after the notebook ran, so a rebuild or a training during the run fails
+it; on Spark the export's hash is read once, before the run).
 """
 
 from __future__ import annotations
@@ -14,7 +23,9 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import os
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,12 +50,20 @@ REPORT_NOTEBOOKS: dict[str, str] = {
 CELL_TIMEOUT_SECONDS = 600
 MANIFEST = "run.json"
 CHECK_TAG = "nbval-check-output"  # cells whose text output nbval compares
-# Parameters the runner fills itself; -p may still override them.
+# Parameters the runner fills itself; -p may override as_of only.
 RUNNER_PARAMETERS = ("as_of", "warehouse_path", "models_dir")
+# Parameters that choose the data a notebook reads, refused as -p: the runner
+# sets them from its own arguments so run.json records what was read.
+DATA_PARAMETERS = {"warehouse_path": "--warehouse", "models_dir": "--models-dir"}
+PUBLISH_LOCK = ".publish"  # reports/.publish.lock serialises publishing into one reports folder
 
 
 class ReportError(Exception):
     """A report run was refused or failed; the message says which notebook, cell or parameter."""
+
+
+class PublishWarning(UserWarning):
+    """The reports were published, but a step after the publish (the index) failed."""
 
 
 @dataclass(frozen=True)
@@ -157,8 +176,62 @@ def export_html(executed: Path, target: Path) -> None:
     target.write_text(body, encoding="utf-8")
 
 
-def _model_versions(models_dir: Path) -> dict[str, str]:
-    return {name: registry.get_model_metadata(name, models_dir).get("version", "unknown") for name in registry.MODEL_NAMES}
+def _model_fingerprints(models_dir: Path, readers: list[str]) -> dict[str, tuple[str, str | None]]:
+    """Each registered model's (version, pickle SHA-256); a broken metadata file is a ReportError naming ``readers``."""
+    fingerprints = {}
+    for name in registry.MODEL_NAMES:
+        try:
+            metadata = registry.get_model_metadata(name, models_dir)
+        except (registry.ModelIntegrityError, OSError) as error:
+            raise ReportError(
+                f"cannot read the metadata of model {name}: {error}. Report(s) {', '.join(readers)} read the models "
+                "and cannot run; nothing was published (reports that read no model can run with --reports)"
+            ) from None
+        fingerprints[name] = (str(metadata.get("version", "unknown")), metadata.get("sha256"))
+    return fingerprints
+
+
+def _warehouse_hash(engine: str, warehouse_file: Path, parquet_dir: str | None) -> tuple[dict[str, Any], str]:
+    with warehouse.connect(engine, warehouse_path=warehouse_file, parquet_dir=parquet_dir) as con:
+        metadata = warehouse.read_metadata(con)
+    return metadata, metadata["content_hash"]
+
+
+def _reads_models(values: dict[str, Any]) -> bool:
+    return "models_dir" in values
+
+
+def _execute(spec: ReportSpec, values: dict[str, Any], executed: Path, target: Path, as_of: dt.date,
+             cell_timeout: int) -> None:
+    """Run one notebook with papermill; a failure keeps its executed copy under failed/ and says why."""
+    try:
+        papermill.execute_notebook(
+            str(spec.notebook), str(executed), parameters=values, kernel_name="python3",
+            execution_timeout=cell_timeout, progress_bar=False, cwd=str(spec.notebook.parent),
+        )
+    except Exception as error:  # papermill raises its own and the kernel's errors
+        kept = _keep_failed(executed, target / "failed", spec)
+        raise ReportError(
+            f"report {spec.name} ({spec.notebook.name}) failed as of {as_of}: {_failure_reason(error, cell_timeout)}. "
+            f"The executed notebook is kept at {kept}; earlier reports were not changed."
+        ) from error
+
+
+def _failure_reason(error: Exception, cell_timeout: int) -> str:
+    if isinstance(error, TimeoutError):  # nbclient's CellTimeoutError
+        return (f"a cell ran longer than the cell timeout of {cell_timeout} s; raise it with --cell-timeout "
+                "(or the cell_timeout argument), or make the report lighter")
+    if isinstance(error, papermill.PapermillExecutionError):
+        return f"cell {error.exec_count} raised {error.ename}: {error.evalue}"
+    return _first_line(error)
+
+
+def _provenance_changed(spec: ReportSpec, before: Any, after: Any, what: str) -> None:
+    if before != after:
+        raise ReportError(
+            f"report {spec.name}: {what} changed while the notebook ran, so it may have read a mix of old and "
+            "new; nothing was published. Run the reports again once the rebuild or training is over."
+        )
 
 
 def run_reports(
@@ -172,7 +245,7 @@ def run_reports(
     cell_timeout: int = CELL_TIMEOUT_SECONDS,
     catalog: dict[str, str] | None = None,
 ) -> Path:
-    """Execute the reports as of a date and publish them together.
+    """Execute the reports as of a date and publish them, keeping the date's other reports.
 
     Args:
         as_of: YYYY-MM-DD or 'auto' (the day after the last complete month in the data).
@@ -180,6 +253,7 @@ def run_reports(
         parameters: extra notebook parameters; each must be declared by at least one chosen
             notebook and goes to those that declare it. ``engine="spark"`` with
             ``parquet_dir`` runs the reports that declare them on Spark (see helpers.warehouse.engine).
+            ``warehouse_path`` and ``models_dir`` are refused: pass the arguments of those names.
         warehouse_path, models_dir, reports_dir: default to helpers.config.
         notebooks_dir: where the report notebooks live (tests use fixture notebooks).
         catalog: report name -> notebook file (default REPORT_NOTEBOOKS).
@@ -189,21 +263,30 @@ def run_reports(
         The published folder ``reports/<as_of>``.
 
     Raises:
-        ReportError: bad parameter or report name (nothing ran), or a notebook failed
-            (its executed copy is kept under ``failed/``; nothing was published).
-        SparkEngineError, FileNotFoundError: the chosen engine cannot read the warehouse.
+        ReportError: bad parameter or report name, broken model metadata, an unwritable
+            reports folder (nothing ran), or a notebook failed (its executed copy is kept
+            under ``failed/``; nothing was published).
+        SparkEngineError, FileNotFoundError, WarehouseError: the chosen engine cannot read the warehouse.
     """
     # Absolute: the notebooks run with their own folder as working directory.
     warehouse_file = Path(warehouse_path).resolve() if warehouse_path else config.warehouse_path()
     models_folder = Path(models_dir).resolve() if models_dir else config.models_dir()
     reports_folder = Path(reports_dir).resolve() if reports_dir else config.reports_dir()
     extra = dict(parameters or {})
+    refused = sorted(set(extra) & set(DATA_PARAMETERS))
+    if refused:
+        raise ReportError(
+            f"parameter(s) {', '.join(refused)} choose the data the notebooks read and are set by the runner, "
+            "so run.json records what was read; use "
+            + ", ".join(f"{DATA_PARAMETERS[name]} instead of -p {name}" for name in refused)
+        )
     engine = engine_seam.check_engine(extra.get("engine", "duckdb"))
     if engine == "spark":
         # Resolved here, from -p or $WAREHOUSE_PARQUET_DIR: the kernels run in notebooks/.
         location = config.parquet_dir(extra.get("parquet_dir"))
         if location:
             extra["parquet_dir"] = location
+    parquet_dir = extra.get("parquet_dir") or None
     specs = report_specs(reports, notebooks_dir, catalog)
     runner = {"as_of": as_of, "warehouse_path": str(warehouse_file), "models_dir": str(models_folder)}
     # Checked before any engine starts: a misspelt name costs no Spark session.
@@ -215,52 +298,135 @@ def run_reports(
             f"engine; choose reports that declare `engine` with --reports "
             f"({', '.join(spec.name for spec, values in plans if 'engine' in values)})"
         )
+    # Models are read only for the reports that declare models_dir (a cohort run needs none).
+    readers = [spec.name for spec, values in plans if _reads_models(values)]
+    models_before = _model_fingerprints(models_folder, readers) if readers else {}
     # The data range and content hash come from the engine the reports read,
     # so a Spark run needs only the exported tables, not the DuckDB file.
-    with warehouse.connect(engine, warehouse_path=warehouse_file, parquet_dir=extra.get("parquet_dir") or None) as con:
-        metadata = warehouse.read_metadata(con)
-        as_of_date = resolve_as_of(extra.get("as_of", as_of), metadata["data_start"], metadata["data_end"])
-        content_hash = metadata["content_hash"]
+    metadata, content_hash = _warehouse_hash(engine, warehouse_file, parquet_dir)
+    as_of_date = resolve_as_of(extra.get("as_of", as_of), metadata["data_start"], metadata["data_end"])
     for _, values in plans:
         if "as_of" in values:
             values["as_of"] = as_of_date.isoformat()
 
     target = reports_folder / as_of_date.isoformat()
-    staging = files.staging_folder(target)
+    staging = _staging(reports_folder, target)
     try:
+        entries = {}
         for spec, values in plans:
-            executed = staging / f"{spec.stem}.ipynb"
-            try:
-                papermill.execute_notebook(
-                    str(spec.notebook), str(executed), parameters=values, kernel_name="python3",
-                    execution_timeout=cell_timeout, progress_bar=False, cwd=str(spec.notebook.parent),
-                )
-            except Exception as error:  # papermill raises its own and the kernel's errors
-                kept = _keep_failed(executed, target / "failed", spec)
-                raise ReportError(
-                    f"report {spec.name} ({spec.notebook.name}) failed as of {as_of_date}: {_first_line(error)}. "
-                    f"The executed notebook is kept at {kept}; earlier reports were not changed."
-                ) from error
-            export_html(executed, staging / f"{spec.stem}.html")
-        manifest = {
-            "as_of": as_of_date.isoformat(),
-            "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-            "reports": {spec.name: f"{spec.stem}.html" for spec, _ in plans},
-            "parameters": {spec.name: values for spec, values in plans},
-            "model_versions": _model_versions(models_folder),
-            "warehouse_content_hash": content_hash,
-        }
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-        files.replace_folder(staging, target)
+            _execute(spec, values, staging / f"{spec.stem}.ipynb", target, as_of_date, cell_timeout)
+            # Read again after the notebook: what it read is what was there before and after.
+            if engine == "duckdb":
+                _provenance_changed(spec, content_hash, _warehouse_hash(engine, warehouse_file, None)[1],
+                                    f"the warehouse {warehouse_file}")
+            versions = {}
+            if _reads_models(values):
+                _provenance_changed(spec, models_before, _model_fingerprints(models_folder, readers),
+                                    f"the models in {models_folder}")
+                versions = {name: version for name, (version, _) in models_before.items()}
+            export_html(staging / f"{spec.stem}.ipynb", staging / f"{spec.stem}.html")
+            entries[spec.name] = {
+                "file": f"{spec.stem}.html",
+                "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+                "parameters": values,
+                "warehouse_content_hash": content_hash,
+                "model_versions": versions,
+            }
+        _publish(staging, target, as_of_date, entries, reports_folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    write_index(reports_folder)
+    try:
+        write_index(reports_folder)
+    except Exception as error:  # published already: a failed index must not report a failed run
+        warnings.warn(PublishWarning(
+            f"the reports are published in {target}, but refreshing {reports_folder / 'index.html'} failed "
+            f"({type(error).__name__}: {_first_line(error)}); it is refreshed by the next run"
+        ), stacklevel=2)
     return target
+
+
+def _staging(reports_folder: Path, target: Path) -> Path:
+    """A staging folder for the run, after removing leftovers of killed runs; refuses an unwritable folder."""
+    try:
+        reports_folder.mkdir(parents=True, exist_ok=True)
+        files.remove_stale_in(reports_folder)
+        return files.staging_folder(target)
+    except PermissionError as error:
+        raise ReportError(
+            f"cannot write reports into {reports_folder}: {error.strerror} ({error.filename}). Fix the folder's "
+            "permissions or choose another --reports-dir; nothing ran and nothing was changed"
+        ) from None
+
+
+def _publish(staging: Path, target: Path, as_of: dt.date, entries: dict[str, dict], reports_folder: Path) -> None:
+    """Move the staged reports in, keeping the date's other published reports; one folder swap."""
+    with files.exclusive_lock(reports_folder / PUBLISH_LOCK, f"publishing reports as of {as_of}", wait=True):
+        published = _read_manifest(target / MANIFEST)
+        kept = {name: entry for name, entry in published.get("reports", {}).items() if name not in entries}
+        new_files = {entry["file"] for entry in entries.values()} | {
+            Path(entry["file"]).with_suffix(".ipynb").name for entry in entries.values()}
+        for name, entry in list(kept.items()):
+            for file in (entry["file"], Path(entry["file"]).with_suffix(".ipynb").name):
+                if (target / file).is_file() and file not in new_files:
+                    _link_or_copy(target / file, staging / file)
+            if not (staging / entry["file"]).is_file():
+                del kept[name]  # listed but gone: the manifest lists only what is there
+        _carry_failed(target / "failed", staging / "failed", new_files)
+        merged = kept | entries
+        manifest = {
+            "as_of": as_of.isoformat(),
+            "generated_at": max(entry.get("generated_at", "") for entry in merged.values()),
+            "reports": dict(sorted(merged.items())),
+        }
+        files.write_atomically(staging / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
+        files.replace_folder(staging, target)
+
+
+def _carry_failed(source: Path, destination: Path, succeeded: set[str]) -> None:
+    """Keep the failed notebooks of reports that did not succeed now."""
+    if not source.is_dir():
+        return
+    for path in source.iterdir():
+        if path.is_file() and path.name not in succeeded:
+            destination.mkdir(exist_ok=True)
+            _link_or_copy(path, destination / path.name)
+
+
+def _link_or_copy(source: Path, destination: Path) -> None:
+    # A hard link costs no copy and the published file is never modified in place (only replaced).
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """A run.json in the current form (older ones had one hash and one set of versions per run); {} when absent."""
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("reports"), dict):
+        return {}
+    reports = {}
+    for name, entry in manifest["reports"].items():
+        if not isinstance(entry, (str, dict)) or isinstance(entry, dict) and not isinstance(entry.get("file"), str):
+            continue
+        if isinstance(entry, str):  # the older form: name -> file, provenance per run
+            entry = {
+                "file": entry,
+                "generated_at": manifest.get("generated_at", ""),
+                "parameters": manifest.get("parameters", {}).get(name, {}),
+                "warehouse_content_hash": manifest.get("warehouse_content_hash", ""),
+                "model_versions": manifest.get("model_versions", {}),
+            }
+        reports[name] = entry
+    return {**manifest, "reports": reports}
 
 
 def _first_line(error: Exception) -> str:
     text = str(error).strip().splitlines()
-    return text[-1] if text else type(error).__name__
+    return text[0] if text else type(error).__name__
 
 
 def _keep_failed(executed: Path, failed_dir: Path, spec: ReportSpec) -> Path:
@@ -274,31 +440,28 @@ def _keep_failed(executed: Path, failed_dir: Path, spec: ReportSpec) -> Path:
 
 
 def list_runs(reports_dir: Path | None = None) -> list[dict[str, Any]]:
-    """Every published run's manifest, newest as-of date first."""
+    """Every published date's manifest (reports: name -> file, provenance), newest as-of date first."""
     folder = Path(reports_dir) if reports_dir else config.reports_dir()
-    runs = []
-    for manifest in folder.glob(f"*/{MANIFEST}"):
-        try:
-            runs.append(json.loads(manifest.read_text()))
-        except (OSError, json.JSONDecodeError):
-            continue  # a damaged manifest hides one run, not the index
-    return sorted(runs, key=lambda run: run["as_of"], reverse=True)
+    runs = [_read_manifest(manifest) for manifest in folder.glob(f"*/{MANIFEST}")]
+    # A damaged manifest hides one date, not the index.
+    return sorted((run for run in runs if run.get("as_of")), key=lambda run: run["as_of"], reverse=True)
 
 
 def write_index(reports_dir: Path | None = None) -> Path:
-    """Rewrite ``reports/index.html``: one row per run with its reports, model versions and time."""
+    """Rewrite ``reports/index.html``: one row per report and date, with what it read and when it ran."""
     folder = Path(reports_dir) if reports_dir else config.reports_dir()
     rows = []
     for run in list_runs(folder):
-        links = " · ".join(
-            f'<a href="{html.escape(run["as_of"])}/{html.escape(file)}">{html.escape(name)}</a>'
-            for name, file in run["reports"].items()
-        )
-        versions = "<br>".join(f"{html.escape(k)}: {html.escape(str(v))}" for k, v in run["model_versions"].items())
-        rows.append(
-            f"<tr><td>{html.escape(run['as_of'])}</td><td>{links}</td><td>{versions}</td>"
-            f"<td>{html.escape(run['generated_at'])}</td><td><code>{html.escape(run['warehouse_content_hash'][:12])}</code></td></tr>"
-        )
+        for name, entry in run["reports"].items():
+            versions = "<br>".join(
+                f"{html.escape(k)}: {html.escape(str(v))}" for k, v in entry.get("model_versions", {}).items()
+            ) or "none read"
+            rows.append(
+                f"<tr><td>{html.escape(run['as_of'])}</td>"
+                f'<td><a href="{html.escape(run["as_of"])}/{html.escape(entry["file"])}">{html.escape(name)}</a></td>'
+                f"<td>{versions}</td><td>{html.escape(str(entry.get('generated_at', '')))}</td>"
+                f"<td><code>{html.escape(str(entry.get('warehouse_content_hash', ''))[:12])}</code></td></tr>"
+            )
     body = "\n".join(rows) or '<tr><td colspan="5">No report has been generated yet: run <code>make reports</code>.</td></tr>'
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Churn &amp; cohort reports</title>
@@ -308,8 +471,8 @@ table {{ border-collapse: collapse; }} th, td {{ padding: .4rem .8rem; border-bo
 th {{ background: #f4f4f4; }}
 </style></head>
 <body><h1>Churn &amp; cohort reports</h1>
-<p>One row per run, newest as-of date first. A run as of D uses data strictly before D.</p>
-<table><thead><tr><th>As of</th><th>Reports</th><th>Model versions</th><th>Generated (UTC)</th><th>Warehouse content</th></tr></thead>
+<p>One row per report, newest as-of date first. A report as of D uses data strictly before D.</p>
+<table><thead><tr><th>As of</th><th>Report</th><th>Model versions</th><th>Generated (UTC)</th><th>Warehouse content</th></tr></thead>
 <tbody>
 {body}
 </tbody></table></body></html>

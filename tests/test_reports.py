@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from helpers import reports
@@ -44,8 +45,13 @@ def test_a_run_publishes_notebook_html_manifest_and_index(setup):
     assert "KEY FIGURES" not in page, "cells kept for nbval are left out of the page"
     assert "KEY FIGURES" in (folder / "hello_report.ipynb").read_text(), "but stay in the executed notebook"
     manifest = json.loads((folder / "run.json").read_text())
-    assert manifest["parameters"]["hello"]["repeat"] == 2, "text values are cast to the declared type"
-    assert manifest["model_versions"] == {"churn_model": "unknown", "risk_model": "unknown"}
+    entry = manifest["reports"]["hello"]
+    assert entry["file"] == "hello_report.html"
+    assert entry["parameters"]["repeat"] == 2, "text values are cast to the declared type"
+    assert entry["model_versions"] == {}, "the hello report declares no models_dir: it read no model"
+    with duckdb.connect(str(setup["warehouse_path"]), read_only=True) as con:
+        recorded = con.execute("select content_hash from meta.build_info").fetchone()[0]
+    assert entry["warehouse_content_hash"] == recorded
     index = (setup["reports_dir"] / "index.html").read_text()
     assert "2024-07-01/hello_report.html" in index
 
@@ -97,6 +103,31 @@ def test_rerunning_a_date_replaces_its_reports(setup):
     assert [r["as_of"] for r in runs] == ["2024-08-01", "2024-07-01"]
 
 
+def test_a_run_for_one_report_replaces_only_that_report(setup, tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    for stem in ("first_report", "second_report"):
+        (notebooks / f"{stem}.ipynb").write_bytes((FIXTURES / "hello_report.ipynb").read_bytes())
+    catalog = {"first": "first_report.ipynb", "second": "second_report.ipynb"}
+    arguments = {**setup, "notebooks_dir": notebooks, "catalog": catalog, "as_of": "2024-07-01"}
+    folder = run_reports(reports=["first", "second"], parameters={"greeting": "old"}, **arguments)
+    second_before = (folder / "second_report.html").read_bytes()
+    run_reports(reports=["first"], parameters={"greeting": "new"}, **arguments)
+    assert "new as of" in (folder / "first_report.html").read_text()
+    assert (folder / "second_report.html").read_bytes() == second_before, "the other report is kept as it was"
+    manifest = json.loads((folder / "run.json").read_text())
+    assert manifest["reports"]["first"]["parameters"]["greeting"] == "new"
+    assert manifest["reports"]["second"]["parameters"]["greeting"] == "old"
+    index = (setup["reports_dir"] / "index.html").read_text()
+    assert "2024-07-01/first_report.html" in index and "2024-07-01/second_report.html" in index
+
+
+@pytest.mark.parametrize("name, flag", [("warehouse_path", "--warehouse"), ("models_dir", "--models-dir")])
+def test_parameters_that_choose_the_data_are_refused(setup, name, flag):
+    with pytest.raises(ReportError, match=f"use {flag} instead of -p {name}"):
+        run(setup, as_of="2024-07-01", reports=["hello"], parameters={name: "/elsewhere"})
+
+
 def test_cli_report_exits_non_zero_on_a_bad_parameter(setup):
     result = subprocess.run(
         [sys.executable, "-m", "helpers", "report", "--warehouse", str(setup["warehouse_path"]),
@@ -121,7 +152,8 @@ def test_relative_paths_reach_the_notebooks_as_absolute_ones(setup, monkeypatch)
         warehouse_path=Path(setup["warehouse_path"].name), reports_dir=Path("reports"), models_dir=Path("models"),
     )
     assert "2 customers" in (folder / "hello_report.html").read_text()
-    assert json.loads((folder / "run.json").read_text())["parameters"]["hello"]["warehouse_path"] == str(setup["warehouse_path"])
+    entry = json.loads((folder / "run.json").read_text())["reports"]["hello"]
+    assert entry["parameters"]["warehouse_path"] == str(setup["warehouse_path"])
 
 
 def test_a_spark_run_of_reports_that_read_only_duckdb_is_refused_before_spark_starts(setup):

@@ -20,6 +20,7 @@ from helpers.warehouse.build import (
 )
 from helpers.warehouse.catalog import TABLES
 from helpers.warehouse.connection import (
+    WarehouseBusyError,
     WarehouseError,
     connect,
     data_end,
@@ -33,6 +34,7 @@ __all__ = [
     "TABLES",
     "BuildSpec",
     "WarehouseBuildError",
+    "WarehouseBusyError",
     "WarehouseError",
     "build",
     "build_synthetic",

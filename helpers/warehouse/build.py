@@ -4,6 +4,8 @@ A build writes a new file beside the target, loads staging tables, runs the
 declared data tests, copies the rows into the constrained ``raw`` tables,
 records metadata and only then moves the file into place. A reader never sees
 a half-built warehouse, and a failed build leaves the old file byte-identical.
+A build holds the warehouse's write lock from its first write to the rename,
+and is refused while another process holds the warehouse read-write.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ from helpers.warehouse import synthetic
 from helpers.warehouse.catalog import TABLES
 from helpers.warehouse.connection import (
     WarehouseError,
+    check_warehouse_file,
     data_end,
     get_connection,
     read_metadata,
+    write_lock,
 )
 from helpers.warehouse.data_tests import Problem, run_data_tests
 from helpers.warehouse.queries import fetch_row, load_sql
@@ -201,9 +205,25 @@ def build(
 
     Raises:
         WarehouseBuildError: the staged data broke declared rules; the target is untouched.
+        WarehouseBusyError: another process holds the warehouse read-write (or is rebuilding it).
+        WarehouseError: the target is a folder, or its folder is not writable.
     """
     target = Path(path) if path is not None else config.warehouse_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    check_warehouse_file(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise WarehouseError(
+            f"cannot create the warehouse's folder {target.parent} ({error.strerror}); "
+            "choose another --warehouse; nothing was changed"
+        ) from None
+    # Held from the first write to the rename: no read-write connection can
+    # write into the file this build is about to replace (see connection.write_lock).
+    with write_lock(target, "a rebuild of the warehouse"):
+        return _build_locked(load, target)
+
+
+def _build_locked(load: Callable[[duckdb.DuckDBPyConnection], BuildSpec], target: Path) -> dict[str, Any]:
     # Beside the target, so the final rename stays on one file system.
     files.remove_stale(target)
     building = files.temporary_path(target)
@@ -238,10 +258,12 @@ def build(
             con.execute("checkpoint")
         # A WAL left beside the old file must not be replayed into the new one.
         _remove_quietly(target.with_name(target.name + ".wal"))
+        # The last step: nothing after it can fail the build.
         os.replace(building, target)
     except BaseException:
         _remove_quietly(building, building_wal)
         raise
+    files.fsync_folder(target.parent)
     return metadata
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from helpers import config
+from helpers import config, files
 from helpers.warehouse import spark as spark_engine
 from helpers.warehouse.engine import Connection, check_engine
 from helpers.warehouse.queries import fetch_frame, fetch_row
@@ -32,11 +32,57 @@ class WarehouseError(Exception):
     """Base class of warehouse errors."""
 
 
+class WarehouseBusyError(WarehouseError):
+    """The warehouse is open read-write elsewhere, or being rebuilt; nothing was changed."""
+
+
+def check_warehouse_file(target: Path) -> None:
+    """Refuse a warehouse path that is a folder (DuckDB's own message would not say so)."""
+    if target.is_dir():
+        raise WarehouseError(
+            f"{target} is a folder, not a warehouse file: pass the .duckdb file itself "
+            f"(e.g. --warehouse {target / 'warehouse.duckdb'})"
+        )
+
+
+@contextlib.contextmanager
+def write_lock(target: Path, purpose: str) -> Iterator[None]:
+    """Hold the warehouse's write lock (``<warehouse>.lock``) for the block.
+
+    Read-write connections and rebuilds take it, readers do not: a rebuild
+    replaces the file, so a process still writing to the old one would report
+    success for rows that are gone.
+
+    Raises:
+        WarehouseBusyError: someone else holds it (the message names the process).
+        WarehouseError: the warehouse's folder is not writable.
+    """
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(files.exclusive_lock(target, purpose))
+        except files.BusyError as error:
+            raise WarehouseBusyError(
+                f"{target} is in use by {error.holder}: {purpose} refused, because a rebuild would replace "
+                "the file under the writer and its writes would be lost. Wait for it to finish or close "
+                "that connection, then run again; nothing was changed."
+            ) from None
+        except PermissionError as error:
+            raise WarehouseError(
+                f"cannot write the warehouse {target}: its folder {target.parent} is not writable "
+                f"({error.strerror}). Fix the folder's permissions or choose another --warehouse; "
+                "nothing was changed."
+            ) from None
+        yield
+
+
 @contextlib.contextmanager
 def get_connection(
     read_only: bool = True, path: str | os.PathLike | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse; closed on exit. Read-only by default so many readers can share it.
+
+    A read-write connection holds the warehouse's write lock (see ``write_lock``)
+    while it is open, so no rebuild can replace the file under its writes.
 
     Args:
         read_only: open without write access (several processes may read at once).
@@ -44,18 +90,52 @@ def get_connection(
 
     Yields:
         A DuckDB connection.
+
+    Raises:
+        FileNotFoundError: no file there (read-only).
+        WarehouseError: the path is a folder or not a DuckDB file.
+        WarehouseBusyError: read-write while a rebuild or another writer holds the lock.
     """
     target = Path(path) if path is not None else config.warehouse_path()
+    check_warehouse_file(target)
     if read_only and not target.exists():
         raise FileNotFoundError(
             f"no warehouse at {target}: build it with `make reports`, "
             "`python -m helpers generate` or `python -m helpers ingest` (or fetch it with `dvc pull`)"
         )
-    con = duckdb.connect(str(target), read_only=read_only)
+    with contextlib.ExitStack() as stack:
+        if not read_only:
+            stack.enter_context(write_lock(target, "a read-write connection"))
+        con = _open(target, read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def _open(target: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
-        yield con
-    finally:
-        con.close()
+        return duckdb.connect(str(target), read_only=read_only)
+    except duckdb.IOException as error:
+        if "lock" in str(error).lower():
+            raise WarehouseBusyError(
+                f"{target} is open read-write by another process ({_first_line(error)}); "
+                "wait for it to finish, then run again"
+            ) from None
+        raise WarehouseError(
+            f"{target} cannot be opened as a DuckDB warehouse ({_first_line(error)}). "
+            "Check the path; rebuild it with `python -m helpers generate` or `ingest`, or fetch it with `dvc pull`"
+        ) from None
+    except duckdb.Error as error:
+        raise WarehouseError(
+            f"{target} cannot be opened as a DuckDB warehouse ({_first_line(error)}). "
+            "Check the path; rebuild it with `python -m helpers generate` or `ingest`, or fetch it with `dvc pull`"
+        ) from None
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 @contextlib.contextmanager
@@ -114,7 +194,10 @@ def connect(
 
 def read_metadata(con: Connection) -> dict[str, Any]:
     """The build metadata of an open warehouse (DuckDB, or a SparkSession over its export), JSON decoded."""
-    frame = fetch_frame(con, "select * from meta.build_info", {})
+    try:
+        frame = fetch_frame(con, "select * from meta.build_info", {})
+    except duckdb.CatalogException:
+        raise _not_a_warehouse(con) from None
     if frame.empty:
         raise WarehouseError("the warehouse has no build metadata; rebuild it (or export it again for Spark)")
     record = frame.iloc[0].to_dict()
@@ -128,12 +211,28 @@ def read_metadata(con: Connection) -> dict[str, Any]:
 
 def data_end(con: Connection) -> dt.date:
     """The last day covered by the warehouse's data (not the clock); DuckDB or Spark."""
-    return fetch_row(con, "select data_end from meta.build_info")[0]
+    try:
+        return fetch_row(con, "select data_end from meta.build_info")[0]
+    except duckdb.CatalogException:
+        raise _not_a_warehouse(con) from None
 
 
 def data_range(con: Connection) -> tuple[dt.date, dt.date]:
     """The first and last day covered by the warehouse's data, from its build metadata."""
-    row = fetch_row(con, "select data_start, data_end from meta.build_info")
+    try:
+        row = fetch_row(con, "select data_start, data_end from meta.build_info")
+    except duckdb.CatalogException:
+        raise _not_a_warehouse(con) from None
     if row is None:
         raise WarehouseError("the warehouse has no build metadata; rebuild it (or export it again for Spark)")
     return pd.Timestamp(row[0]).date(), pd.Timestamp(row[1]).date()
+
+
+def _not_a_warehouse(con: duckdb.DuckDBPyConnection) -> WarehouseError:
+    """The error for a DuckDB file without the suite's tables, naming the file."""
+    row = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+    where = row[0] if row and row[0] else "the database"
+    return WarehouseError(
+        f"{where} is a DuckDB file but not a warehouse of this suite (it has no meta.build_info table). "
+        "Pass the warehouse file with --warehouse, or build one with `python -m helpers generate` or `ingest`"
+    )

@@ -80,11 +80,34 @@ def write_synthetic(
 
 
 def read_manifest(raw_dir: str | os.PathLike) -> dict[str, Any]:
-    """The folder's manifest, or an ingested-data default when it has none."""
+    """The folder's manifest, or an ingested-data default when it has none.
+
+    Raises:
+        IngestError: the manifest is not a JSON object, or its seed, source or data_end has the wrong type.
+    """
     path = Path(raw_dir) / MANIFEST
     if not path.is_file():
         return {"source": "ingested"}
-    return json.loads(path.read_text())
+    fix = f"Fix or delete {path} (it is optional), or write the folder again with `python -m helpers generate --raw-dir`."
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ingest_module.IngestError(f"{path} is not valid JSON ({error}). {fix}") from None
+    if not isinstance(manifest, dict):
+        raise ingest_module.IngestError(f"{path} holds a JSON {type(manifest).__name__}, not an object. {fix}")
+    seed = manifest.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ingest_module.IngestError(f"{path}: seed must be an integer or null, got {seed!r}. {fix}")
+    if not isinstance(manifest.get("source", ""), str):
+        raise ingest_module.IngestError(f"{path}: source must be text, got {manifest['source']!r}. {fix}")
+    if "data_end" in manifest:
+        try:
+            dt.date.fromisoformat(str(manifest["data_end"]))
+        except ValueError:
+            raise ingest_module.IngestError(
+                f"{path}: data_end must be a date in YYYY-MM-DD form, got {manifest['data_end']!r}. {fix}"
+            ) from None
+    return manifest
 
 
 def build_from_raw_dir(raw_dir: str | os.PathLike, warehouse_path: str | os.PathLike | None = None) -> dict[str, Any]:
