@@ -36,6 +36,8 @@ REPORT_NOTEBOOKS: dict[str, str] = {
     "churn": "04_churn_report.ipynb",
     "backtest": "05_model_backtest.ipynb",
 }
+# Reports that read the registered models: skipped, saying what to run, when none fit the warehouse.
+REPORTS_NEEDING_MODELS = ("churn", "backtest")
 CELL_TIMEOUT_SECONDS = 600
 MANIFEST = "run.json"
 CHECK_TAG = "nbval-check-output"  # cells whose text output nbval compares
@@ -161,6 +163,43 @@ def _model_versions(models_dir: Path) -> dict[str, str]:
     return {name: registry.get_model_metadata(name, models_dir).get("version", "unknown") for name in registry.MODEL_NAMES}
 
 
+def models_missing(models_dir: Path, content_hash: str) -> str | None:
+    """Why the registered models cannot serve this warehouse (absent, unreadable, trained on other data), or None."""
+    for name in registry.MODEL_NAMES:
+        try:
+            metadata = registry.get_model_metadata(name, models_dir)
+        except (registry.ModelIntegrityError, ValueError, OSError) as error:
+            return f"the {name} metadata in {models_dir} cannot be read ({error})"
+        if metadata.get("version", "unknown") == "unknown":
+            return f"there is no {name} in {models_dir}"
+        if metadata.get("data_fingerprint") != content_hash:
+            return (f"the {name} in {models_dir} was trained on other data (warehouse content "
+                    f"{str(metadata.get('data_fingerprint'))[:12]}, this one is {content_hash[:12]})")
+    return None
+
+
+def _without_models(plans: list, models_dir: Path, content_hash: str) -> tuple[list, dict[str, str]]:
+    """The plans that can run, and a reason for each report skipped because it needs models."""
+    needing = [spec.name for spec, _ in plans if spec.name in REPORTS_NEEDING_MODELS]
+    reason = models_missing(models_dir, content_hash) if needing else None
+    if reason is None:
+        return plans, {}
+    advice = (f"{reason}. Train models for this warehouse with `python -m helpers train` (or run `make reports`), "
+              "then run the report again")
+    runnable = [(spec, values) for spec, values in plans if spec.name not in needing]
+    if not runnable:
+        raise ReportError(f"report(s) {', '.join(needing)} need models, but {advice}.")
+    return runnable, {name: advice for name in needing}
+
+
+def skipped_reports(folder: Path) -> dict[str, str]:
+    """The reports a published run skipped, with why and what to run (from its run.json)."""
+    try:
+        return json.loads((Path(folder) / MANIFEST).read_text()).get("skipped", {})
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
 def run_reports(
     as_of: str = "auto",
     reports: list[str] | None = None,
@@ -221,6 +260,7 @@ def run_reports(
         metadata = warehouse.read_metadata(con)
         as_of_date = resolve_as_of(extra.get("as_of", as_of), metadata["data_start"], metadata["data_end"])
         content_hash = metadata["content_hash"]
+    plans, skipped = _without_models(plans, models_folder, content_hash)
     for _, values in plans:
         if "as_of" in values:
             values["as_of"] = as_of_date.isoformat()
@@ -246,6 +286,7 @@ def run_reports(
             "as_of": as_of_date.isoformat(),
             "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
             "reports": {spec.name: f"{spec.stem}.html" for spec, _ in plans},
+            "skipped": skipped,
             "parameters": {spec.name: values for spec, values in plans},
             "model_versions": _model_versions(models_folder),
             "warehouse_content_hash": content_hash,
