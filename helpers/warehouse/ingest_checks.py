@@ -199,7 +199,7 @@ def describe_read_error(table: str, path: Path, error: duckdb.Error) -> IngestEr
     """A reader's failure as a message about the file (no reader options the user cannot pass)."""
     text = str(error)
     if is_csv(path):
-        if re.search(r"unicode|utf-?8|encoding", text, re.IGNORECASE):
+        if re.search(r"invalid unicode|not utf-?8 encoded", text, re.IGNORECASE):
             found = _line_of_bad_byte(path)
             if found:
                 line, offset, byte = found
@@ -208,7 +208,7 @@ def describe_read_error(table: str, path: Path, error: duckdb.Error) -> IngestEr
                     "UTF-8. Save or export the file as UTF-8."
                 )
             return IngestError(f"{path}: the file is not UTF-8 text. Save or export it as UTF-8.")
-        if re.search(r"line size|maximum line", text, re.IGNORECASE):
+        if re.search(r"maximum line size of \d+ bytes exceeded", text, re.IGNORECASE):
             line = re.search(r"[Ll]ine:? (\d+)", text)
             where = f" near line {line.group(1)}" if line else ""
             return IngestError(
