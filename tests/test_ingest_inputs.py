@@ -20,7 +20,8 @@ import yaml
 from simulators import monthly_summary, small_company
 
 from helpers import warehouse
-from helpers.warehouse import WarehouseBuildError
+from helpers.cli import main
+from helpers.warehouse import WarehouseBuildError, raw_data
 from helpers.warehouse.ingest import IngestError, ingest
 
 CUSTOMERS = "customer_id,industry,plan_tier,signup_date\nC1,FinTech,starter,2024-01-10\nC2,Other,growth,2024-02-01\n"
@@ -267,3 +268,47 @@ def test_the_small_company_files_give_the_independent_monthly_figures(tmp_path):
             "select sum(mrr) from raw.subscriptions where start_date <= date '2025-07-01' "
             "and (end_date is null or end_date > date '2025-07-01')").fetchone()[0]
     assert total == Decimal(str(expected["mrr"].iloc[-1])).quantize(Decimal("0.01"))
+
+
+# --- data: in params.yaml -------------------------------------------------------------------------
+
+
+def write_params(folder: Path, data: dict) -> Path:
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump({"data": data}))
+    return path
+
+
+@pytest.mark.parametrize("data, fragments", [
+    ({"source": "file"}, ["data.source is 'file'", "synthetic, files"]),
+    ({"source": "files", "files": {"customers": "c.csv"}}, ["data.files needs subscriptions"]),
+    ({"source": "files", "files": {"customers": "c.csv", "subscriptions": "s.csv", "usage": "u.csv"}},
+     ["unknown key(s) usage", "events"]),
+    ({"source": "files", "files": {"customers": "c.csv", "subscriptions": "s.csv"}, "data_end": "June"},
+     ["data.data_end is 'June'", "2025-06-30"]),
+])
+def test_bad_data_parameters_name_the_key(tmp_path, data, fragments):
+    with pytest.raises(IngestError) as raised:
+        raw_data.read_data_source(write_params(tmp_path, data))
+    for fragment in fragments:
+        assert fragment in str(raised.value)
+
+
+def test_the_inputs_record_changes_exactly_when_a_file_does(tmp_path, inputs):
+    params = write_params(tmp_path, {"source": "files", "files": {
+        "customers": "input/customers.csv", "subscriptions": "input/subscriptions.csv", "events": None}})
+    record = tmp_path / "inputs.json"
+    first = raw_data.write_inputs(params, record)
+    assert first["files"]["customers"]["sha256"] == digest(inputs["customers"]) and "events" not in first["files"]
+    stamp = record.stat().st_mtime_ns
+    raw_data.write_inputs(params, record)
+    assert record.stat().st_mtime_ns == stamp  # unchanged inputs: DVC sees the same record
+    inputs["customers"].write_text(CUSTOMERS + "C3,Other,free,2024-03-01\n")
+    assert raw_data.write_inputs(params, record)["files"]["customers"]["sha256"] != first["files"]["customers"]["sha256"]
+
+
+def test_the_generator_never_writes_over_a_warehouse_built_from_files(existing, capsys):
+    before = digest(existing)
+    assert main(["generate", "--customers", "20", "--warehouse", str(existing), "--no-progress"]) == 2
+    assert "built from your files" in capsys.readouterr().err
+    assert digest(existing) == before

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 import yaml
 
-from helpers import config, dates, files
+from helpers import config, files
 from helpers.warehouse import ingest as ingest_module
 from helpers.warehouse import connection, ingest_checks
 from helpers.warehouse import synthetic
@@ -93,7 +93,8 @@ def read_data_source(params_path: str | os.PathLike) -> DataSource:
         end = None
     else:
         try:
-            end = dates.to_date(data_end if isinstance(data_end, (str, dt.date)) else str(data_end), "data.data_end")
+            # ISO only: a loose parser would read "June" as a day of the current year.
+            end = data_end if isinstance(data_end, dt.date) else dt.date.fromisoformat(str(data_end).strip())
         except ValueError:
             raise _params_error(path, "data_end", f"is {data_end!r}; write auto or a date such as 2025-06-30") from None
     vocabulary = section.get("vocabulary")
