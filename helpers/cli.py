@@ -246,8 +246,11 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.when_possible:
                     raise
                 training.record_untrained(str(error), args.models_dir, args.metrics_dir)
-                print(f"warning: no model trained on this warehouse: {error}. The churn and backtest reports are "
-                      "skipped until models are trained for it (python -m helpers train).", file=sys.stderr)
+                with warehouse.get_connection(path=args.warehouse, read_only=True) as con:
+                    start, end = warehouse.data_range(con)
+                print(f"warning: no model trained on this warehouse (data {start} to {end}; the data end is set by "
+                      f"--data-end or data.data_end): {error}. The churn and backtest reports are skipped until "
+                      "models are trained for it (python -m helpers train).", file=sys.stderr)
                 return 0
             for name, metadata in written.items():
                 print(f"{name} {metadata['version']}: {training.headline(name, metadata['metrics'])}")
