@@ -86,7 +86,8 @@ def _stage(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) 
     already_typed = {row[0]: row[1].replace(" ", "") for row in con.execute(f"describe input_{table}").fetchall()}
 
     def cast(column: str, data_type: str) -> str:
-        if already_typed.get(column) == data_type and data_type not in ("VARCHAR", "TIMESTAMP"):
+        # A typed Parquet column passes as is (a naive timestamp is UTC); a zoned one is converted to UTC.
+        if already_typed.get(column) == data_type and data_type != "VARCHAR":
             return f'"{column}"'
         text = f"nullif(trim(cast(\"{column}\" as varchar)), '')"
         return ingest_checks.CAST_SQL.get(data_type, "cast({text} as " + data_type + ")").format(text=text)
