@@ -38,18 +38,49 @@ lock: ## re-resolve the dependencies and rewrite requirements/constraints.txt
 	  .venv-lock/bin/pip freeze --exclude-editable | grep -v '^-e '; } > $(CONSTRAINTS)
 	rm -rf .venv-lock
 
-DVC := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc
+DVC := PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/dvc
+PARAMS ?= params.yaml
+RAW_DIR ?= data/raw/synthetic
+# dvc repro writes the paths dvc.yaml declares. When $$WAREHOUSE_PATH, $$MODELS_DIR or $$REPORTS_DIR
+# is set, the data targets run the same steps without DVC, into the paths those variables name.
+OVERRIDES := $(strip $(WAREHOUSE_PATH)$(MODELS_DIR)$(REPORTS_DIR))
+BUILD_STEPS := $(PY) -m helpers generate --raw-dir $(RAW_DIR) --no-progress --params $(PARAMS) && \
+	$(PY) -m helpers build --params $(PARAMS) --raw-dir $(RAW_DIR)
+TRAIN_STEP := $(PY) -m helpers train --params $(PARAMS) --when-possible --metrics-dir $(or $(MODELS_DIR),models)/metrics
+ifneq ($(OVERRIDES),)
+OVERRIDE_NOTE := @echo "WAREHOUSE_PATH/MODELS_DIR/REPORTS_DIR set: running the pipeline's steps without DVC"
+endif
 
-warehouse: $(STAMP) ## generate the default data and build data/warehouse.duckdb (dvc repro warehouse)
+warehouse: $(STAMP) ## build the warehouse from data.source in params.yaml (your files, or the generator)
+ifeq ($(OVERRIDES),)
 	$(DVC) repro warehouse
+else
+	$(OVERRIDE_NOTE)
+	$(BUILD_STEPS)
+endif
 
 models: $(STAMP) ## train, evaluate and register both models (dvc repro train)
+ifeq ($(OVERRIDES),)
 	$(DVC) repro train
+else
+	$(OVERRIDE_NOTE)
+	$(BUILD_STEPS)
+	$(TRAIN_STEP)
+endif
 
-reports: $(STAMP) ## the main job: data, warehouse, models and dated reports via `dvc repro`
+reports: $(STAMP) ## the main job: data (params.yaml data:), warehouse, models and dated reports via `dvc repro`
+ifeq ($(OVERRIDES),)
 	$(DVC) repro
 	$(PY) -m helpers validate --warehouse $(WAREHOUSE)
 	@echo "Reports: reports/index.html"
+else
+	$(OVERRIDE_NOTE)
+	$(BUILD_STEPS)
+	$(TRAIN_STEP)
+	$(PY) -m helpers report --as-of auto
+	$(PY) -m helpers validate
+	@echo "Reports: $(or $(REPORTS_DIR),reports)/index.html"
+endif
 
 report: $(STAMP) ## re-run the reports as of AS_OF (default auto), e.g. make report AS_OF=2025-06-01
 	$(PY) -m helpers report --as-of $(or $(AS_OF),auto)
@@ -73,4 +104,4 @@ bench: $(DEV_STAMP) ## benchmark at scale (100,000 customers, 20M events by defa
 	$(PY) -m bench
 
 clean: ## remove the environment and generated data (keeps your raw inputs)
-	rm -rf $(VENV) $(WAREHOUSE) $(WAREHOUSE).wal data/.*.building* data/raw/synthetic models/*.pkl models/*_metadata.json
+	rm -rf $(VENV) $(WAREHOUSE) $(WAREHOUSE).wal data/.*.building* data/raw/synthetic data/inputs.json models/*.pkl models/*_metadata.json

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import errno
+import os
 import sys
 import traceback
 import warnings
@@ -86,15 +87,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--raw-dir", type=Path, default=None,
         help="write Parquet files and a manifest into this folder instead of building the warehouse",
     )
+    generate.add_argument("--params", type=Path, default=None,
+                          help="with --raw-dir: generate only when data.source in this file is synthetic")
     _warehouse_argument(generate)
 
     build = commands.add_parser(
-        "build", help="build the warehouse from a raw folder (Parquet files + manifest.json)",
+        "build", help="build the warehouse from a raw folder, or from the source params.yaml names",
         description="Build the warehouse from a folder written by `generate --raw-dir` (or your own "
-                    "customers/subscriptions/usage_events/support_tickets .parquet files), through the ingest checks.",
+                    "customers/subscriptions/usage_events/support_tickets .parquet files), through the ingest checks. "
+                    "With --params, from data.source of that file: your files (data.files) or the raw folder.",
     )
     build.add_argument("--raw-dir", type=Path, default=config.RAW_DATA_DIR / "synthetic", help="the raw folder")
+    build.add_argument("--params", type=Path, default=None, help="build from data: in this file (params.yaml)")
+    build.add_argument("--inputs", type=Path, default=None, help="with --params: the inputs stage's record to check")
     _warehouse_argument(build)
+
+    inputs = commands.add_parser(
+        "inputs", help="record the content hash of the files params.yaml names (the pipeline's inputs stage)",
+        description="Check data: in params.yaml and write the SHA-256 of each input file to a JSON record.",
+    )
+    inputs.add_argument("--params", type=Path, default=Path("params.yaml"), help="the parameters file")
+    inputs.add_argument("--out", type=Path, default=config.DATA_DIR / "inputs.json", help="the record to write")
 
     train = commands.add_parser(
         "train", help="train, evaluate and register the churn and risk models",
@@ -103,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--params", type=Path, default=None, help="parameters file (default: params.yaml)")
     train.add_argument("--models-dir", type=Path, default=None, help="default: $MODELS_DIR or models/")
     train.add_argument("--metrics-dir", type=Path, default=None, help="default: metrics/")
+    train.add_argument("--when-possible", action="store_true",
+                       help="when the data cannot train a model, say why and exit 0 (the pipeline then publishes "
+                            "the reports that need no model)")
     _warehouse_argument(train)
 
     report = commands.add_parser(
@@ -132,7 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--events", type=Path, help="event_id, customer_id, timestamp, event_type, feature_adoption_score")
     ingest.add_argument("--tickets", type=Path, help="ticket_id, customer_id, created_at, priority, topic, resolved_at")
     ingest.add_argument("--data-end", type=iso_date, default=None,
-                        help="last day covered by the data (default: the latest date in the files)")
+                        help="last day covered by the data (default: the latest observed activity; "
+                             "a scheduled end date in the future never counts)")
+    ingest.add_argument("--vocabulary", type=Path, default=None,
+                        help="YAML mapping your plan names, industries, event types, priorities onto the suite's")
     _warehouse_argument(ingest)
 
     validate = commands.add_parser(
@@ -177,9 +196,11 @@ def _print_metadata(target: Path, metadata: dict) -> None:
 
 
 def _print_built(path: Path | None, metadata: dict) -> None:
-    """After a build: the metadata it returned, then the table summary, which may fail without failing the build."""
+    """After a build: the metadata it returned, the table summary (which may fail without failing the build), notes."""
     target = path or config.warehouse_path()
     _print_metadata(target, metadata)
+    for note in metadata.get("notes") or []:
+        print(note)
     try:
         with warehouse.get_connection(path=target) as con:
             table = warehouse.summary(con)
@@ -218,6 +239,17 @@ def describe_error(error: BaseException) -> str:
     return str(error)
 
 
+def _refuse_overrides_under_dvc() -> None:
+    """Under ``dvc repro`` the outputs are dvc.yaml's paths: a path variable would be silently ignored."""
+    overrides = [name for name in config.PATH_VARIABLES if os.environ.get(name)]
+    if os.environ.get("DVC_STAGE") and overrides:
+        raise ValueError(
+            f"dvc repro writes the paths dvc.yaml declares (data/warehouse.duckdb, models/, reports/), but "
+            f"{', '.join(f'${name}' for name in overrides)} is set. Unset it for dvc repro, or run `make reports` "
+            "with it set: make then runs the same steps without DVC, into the paths the variables name."
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
@@ -250,22 +282,47 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.command == "generate" and args.raw_dir is not None:
+    _refuse_overrides_under_dvc()
+    if args.command == "generate" and args.raw_dir is not None and args.params is not None \
+            and raw_data.read_data_source(args.params).source != "synthetic":
+        manifest = raw_data.write_not_generated(args.raw_dir, args.params)
+        print(f"not generating {args.raw_dir}: {manifest['reason']}")
+    elif args.command == "generate" and args.raw_dir is not None:
+        given = raw_data.read_data_source(args.params).generator if args.params is not None else {}
         manifest = raw_data.write_synthetic(
-            args.raw_dir, args.customers, args.seed, args.events_per_customer, progress=not args.no_progress
+            args.raw_dir, args.customers or given.get("customers"),
+            args.seed if args.seed is not None else given.get("seed"),
+            args.events_per_customer or given.get("events_per_customer"), progress=not args.no_progress,
         )
         print(f"wrote {args.raw_dir}: {manifest['rows']}")
     elif args.command == "generate":
+        raw_data.refuse_replacing_files(args.warehouse)
         metadata = warehouse.build_synthetic(
             args.warehouse, args.customers, args.seed, args.events_per_customer, progress=not args.no_progress
         )
         _print_built(args.warehouse, metadata)
+    elif args.command == "build" and args.params is not None:
+        _print_built(args.warehouse, raw_data.build_from_params(args.params, args.warehouse, args.raw_dir, args.inputs))
     elif args.command == "build":
         _print_built(args.warehouse, raw_data.build_from_raw_dir(args.raw_dir, args.warehouse))
+    elif args.command == "inputs":
+        record = raw_data.write_inputs(args.params, args.out)
+        print(f"wrote {args.out}: source {record['source']}")
     elif args.command == "train":
-        written = training.train_all(
-            training.load_params(args.params), args.warehouse, args.models_dir, args.metrics_dir
-        )
+        try:
+            written = training.train_all(
+                training.load_params(args.params), args.warehouse, args.models_dir, args.metrics_dir
+            )
+        except (ValueError, warehouse.WarehouseError) as error:
+            if not args.when_possible:
+                raise
+            training.record_untrained(str(error), args.models_dir, args.metrics_dir)
+            with warehouse.get_connection(path=args.warehouse, read_only=True) as con:
+                start, end = warehouse.data_range(con)
+            print(f"warning: no model trained on this warehouse (data {start} to {end}; the data end is set by "
+                  f"--data-end or data.data_end): {error}. The churn and backtest reports are skipped until "
+                  "models are trained for it (python -m helpers train).", file=sys.stderr)
+            return 0
         for name, metadata in written.items():
             print(f"{name} {metadata['version']}: {training.headline(name, metadata['metrics'])}")
     elif args.command == "report":
@@ -278,11 +335,12 @@ def _run(args: argparse.Namespace) -> int:
             reports_dir=args.reports_dir,
             cell_timeout=args.cell_timeout,
         )
+        for name, reason in reports.skipped_reports(folder).items():
+            print(f"skipped {name}: {reason}", file=sys.stderr)
         print(f"published {folder}; index: {folder.parent / 'index.html'}")
     elif args.command == "ingest":
-        metadata = ingest.ingest(
-            args.customers, args.subscriptions, args.events, args.tickets, args.warehouse, args.data_end
-        )
+        metadata = ingest.ingest(args.customers, args.subscriptions, args.events, args.tickets, args.warehouse,
+                                 args.data_end, vocabulary_file=args.vocabulary)
         _print_built(args.warehouse, metadata)
     elif args.command == "validate":
         problems = _validate(args.engine, args.warehouse, args.parquet)

@@ -17,6 +17,8 @@ SQL_DIR = PACKAGE_DIR / "sql"
 DATA_DIR = PROJECT_ROOT / "data"
 RAW_DATA_DIR = DATA_DIR / "raw"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+# The variables that move the warehouse, models and reports away from the pipeline's declared paths.
+PATH_VARIABLES = ("WAREHOUSE_PATH", "MODELS_DIR", "REPORTS_DIR")
 
 
 def _from_env(variable: str, default: Path) -> Path:

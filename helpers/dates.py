@@ -99,7 +99,8 @@ def check_as_of(as_of: dt.date, data_start: dt.date, data_end: dt.date) -> dt.da
     if as_of > latest:
         raise ValueError(
             f"as_of {as_of} is after the data: the warehouse covers {data_start} to {data_end}, so the "
-            f"latest as-of date is {latest}; pass an earlier date or 'auto'"
+            f"latest as-of date is {latest}; pass an earlier date or 'auto' (the data end is chosen when the "
+            f"warehouse is built: --data-end or data.data_end in params.yaml)"
         )
     if as_of <= data_start:
         raise ValueError(

@@ -47,6 +47,8 @@ REPORT_NOTEBOOKS: dict[str, str] = {
     "churn": "04_churn_report.ipynb",
     "backtest": "05_model_backtest.ipynb",
 }
+# Reports that read the registered models: skipped, saying what to run, when none fit the warehouse.
+REPORTS_NEEDING_MODELS = ("churn", "backtest")
 CELL_TIMEOUT_SECONDS = 600
 MANIFEST = "run.json"
 CHECK_TAG = "nbval-check-output"  # cells whose text output nbval compares
@@ -234,6 +236,43 @@ def _provenance_changed(spec: ReportSpec, before: Any, after: Any, what: str) ->
         )
 
 
+def models_missing(models_dir: Path, content_hash: str) -> str | None:
+    """Why the registered models cannot serve this warehouse (absent, unreadable, trained on other data), or None."""
+    for name in registry.MODEL_NAMES:
+        try:
+            metadata = registry.get_model_metadata(name, models_dir)
+        except (registry.ModelIntegrityError, ValueError, OSError) as error:
+            return f"the {name} metadata in {models_dir} cannot be read ({error})"
+        if metadata.get("version", "unknown") == "unknown":
+            return f"there is no {name} in {models_dir}"
+        if metadata.get("data_fingerprint") != content_hash:
+            return (f"the {name} in {models_dir} was trained on other data (warehouse content "
+                    f"{str(metadata.get('data_fingerprint'))[:12]}, this one is {content_hash[:12]})")
+    return None
+
+
+def _without_models(plans: list, models_dir: Path, content_hash: str) -> tuple[list, dict[str, str]]:
+    """The plans that can run, and a reason for each report skipped because it needs models."""
+    needing = [spec.name for spec, _ in plans if spec.name in REPORTS_NEEDING_MODELS]
+    reason = models_missing(models_dir, content_hash) if needing else None
+    if reason is None:
+        return plans, {}
+    advice = (f"{reason}. Train models for this warehouse with `python -m helpers train` (or run `make reports`), "
+              "then run the report again")
+    runnable = [(spec, values) for spec, values in plans if spec.name not in needing]
+    if not runnable:
+        raise ReportError(f"report(s) {', '.join(needing)} need models, but {advice}.")
+    return runnable, {name: advice for name in needing}
+
+
+def skipped_reports(folder: Path) -> dict[str, str]:
+    """The reports a published run skipped, with why and what to run (from its run.json)."""
+    try:
+        return json.loads((Path(folder) / MANIFEST).read_text()).get("skipped", {})
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
 def run_reports(
     as_of: str = "auto",
     reports: list[str] | None = None,
@@ -298,13 +337,15 @@ def run_reports(
             f"engine; choose reports that declare `engine` with --reports "
             f"({', '.join(spec.name for spec, values in plans if 'engine' in values)})"
         )
-    # Models are read only for the reports that declare models_dir (a cohort run needs none).
-    readers = [spec.name for spec, values in plans if _reads_models(values)]
-    models_before = _model_fingerprints(models_folder, readers) if readers else {}
     # The data range and content hash come from the engine the reports read,
     # so a Spark run needs only the exported tables, not the DuckDB file.
     metadata, content_hash = _warehouse_hash(engine, warehouse_file, parquet_dir)
     as_of_date = resolve_as_of(extra.get("as_of", as_of), metadata["data_start"], metadata["data_end"])
+    # Reports that need models are skipped, with what to run, when none serve this warehouse.
+    plans, skipped = _without_models(plans, models_folder, content_hash)
+    # Models are read only for the reports that declare models_dir (a cohort run needs none).
+    readers = [spec.name for spec, values in plans if _reads_models(values)]
+    models_before = _model_fingerprints(models_folder, readers) if readers else {}
     for _, values in plans:
         if "as_of" in values:
             values["as_of"] = as_of_date.isoformat()
@@ -332,7 +373,7 @@ def run_reports(
                 "warehouse_content_hash": content_hash,
                 "model_versions": versions,
             }
-        _publish(staging, target, as_of_date, entries, reports_folder)
+        _publish(staging, target, as_of_date, entries, reports_folder, skipped)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -358,8 +399,12 @@ def _staging(reports_folder: Path, target: Path) -> Path:
         ) from None
 
 
-def _publish(staging: Path, target: Path, as_of: dt.date, entries: dict[str, dict], reports_folder: Path) -> None:
-    """Move the staged reports in, keeping the date's other published reports; one folder swap."""
+def _publish(staging: Path, target: Path, as_of: dt.date, entries: dict[str, dict], reports_folder: Path,
+             skipped: dict[str, str]) -> None:
+    """Move the staged reports in, keeping the date's other published reports; one folder swap.
+
+    ``skipped``: reports this run left out (they need models), with why and what to run.
+    """
     with files.exclusive_lock(reports_folder / PUBLISH_LOCK, f"publishing reports as of {as_of}", wait=True):
         published = _read_manifest(target / MANIFEST)
         kept = {name: entry for name, entry in published.get("reports", {}).items() if name not in entries}
@@ -377,6 +422,7 @@ def _publish(staging: Path, target: Path, as_of: dt.date, entries: dict[str, dic
             "as_of": as_of.isoformat(),
             "generated_at": max(entry.get("generated_at", "") for entry in merged.values()),
             "reports": dict(sorted(merged.items())),
+            "skipped": skipped,
         }
         files.write_atomically(staging / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")
         files.replace_folder(staging, target)

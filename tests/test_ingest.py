@@ -163,8 +163,8 @@ def test_wrong_date(existing, files):
 def test_unknown_vocabulary_value(existing, files):
     replace_line(files["events"], "api_call", "api_calls")
     assert_refused(
-        existing, files, WarehouseBuildError,
-        "events.csv", "column event_type", "row 1", "'api_calls'", "Allowed values: evidence_upload",
+        existing, files, IngestError,
+        "events.csv", "column event_type", "first row 1", "'api_calls'", "one of evidence_upload",
     )
 
 

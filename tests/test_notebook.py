@@ -73,11 +73,14 @@ def test_as_of_outside_the_data_or_malformed_is_refused(value, message):
         dates.resolve_as_of(value, dt.date(2024, 1, 1), dt.date(2025, 12, 31))
 
 
-def test_analysis_window_ends_with_the_last_complete_month():
+def test_analysis_window_ends_with_the_state_at_the_end_of_the_last_complete_month():
     assert nb.last_complete_month(dt.date(2026, 1, 1)) == dt.date(2025, 12, 1)
     assert nb.last_complete_month("2025-12-15") == dt.date(2025, 11, 1)
-    assert nb.month_window(dt.date(2026, 1, 1), 12) == (dt.date(2025, 1, 1), dt.date(2025, 12, 1))
-    assert nb.month_window(dt.date(2026, 1, 1), 1) == (dt.date(2025, 12, 1), dt.date(2025, 12, 1))
+    # The snapshot on 1 January 2026 is the state at the end of December: December's churn shows in it.
+    assert nb.last_snapshot(dt.date(2026, 1, 1)) == dt.date(2026, 1, 1)
+    assert nb.last_snapshot("2025-12-15") == dt.date(2025, 12, 1)
+    assert nb.month_window(dt.date(2026, 1, 1), 12) == (dt.date(2025, 2, 1), dt.date(2026, 1, 1))
+    assert nb.month_window(dt.date(2026, 1, 1), 1) == (dt.date(2026, 1, 1), dt.date(2026, 1, 1))
     with pytest.raises(ValueError, match="positive int"):
         nb.month_window(dt.date(2026, 1, 1), 0)
 
@@ -88,8 +91,9 @@ def test_analysis_window_ends_with_the_last_complete_month():
 def test_open_report_resolves_as_of_from_the_data(small_warehouse, tmp_path):
     with nb.open_report("auto", str(small_warehouse), str(tmp_path / "models")) as report:
         assert report.as_of == dt.date(2025, 7, 1)
-        assert report.last_month == dt.date(2025, 6, 1)
-        assert report.window(3) == (dt.date(2025, 4, 1), dt.date(2025, 6, 1))
+        # Data through 30 June: the last snapshot is the state on 1 July, the end of June.
+        assert report.last_month == dt.date(2025, 7, 1)
+        assert report.window(3) == (dt.date(2025, 5, 1), dt.date(2025, 7, 1))
         assert report.models_dir == tmp_path / "models"
         assert report.con.execute("select count(*) from raw.customers").fetchone()[0] == 3
         caption = report.caption()

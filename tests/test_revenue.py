@@ -309,9 +309,10 @@ def test_trailing_twelve_month_retention(make_warehouse):
     assert january.nrr_ttm == pytest.approx(270 / 600)
     # Monthly: Dec 2023 = 150 + 120 + 300 + 500 = 1070; R churns 300.
     assert january.grr == pytest.approx(770 / 1070)
-    # The history is Jan 2023 to Jan 2024; only Jan 2024 has a month 12 months before it.
-    assert len(metrics) == 13
-    assert metrics["grr_ttm"].iloc[:-1].isna().all()
+    # The history is Jan 2023 to the state on 1 Feb 2024 (data through 31 January); only Jan and
+    # Feb 2024 have a month 12 months before them.
+    assert len(metrics) == 14
+    assert metrics["grr_ttm"].iloc[:-2].isna().all()
 
 
 # --- the dbt MRR playbook's subscription periods, through the ingest path -------------------
@@ -329,8 +330,10 @@ def _add_month(month: dt.date) -> dt.date:
 def reference_movements(periods: pd.DataFrame, data_end: dt.date) -> pd.DataFrame:
     """Monthly movements by a plain loop over customers and months (independent of the SQL)."""
     starts = [day.replace(day=1) for day in periods["start_date"]]
+    # The last snapshot the data sees is on the first day of a month on or before the day after the data end.
+    last_seen = (data_end + dt.timedelta(days=1)).replace(day=1)
     ends = [
-        _month_on_or_after(day) if day is not None else data_end.replace(day=1) for day in periods["end_date"]
+        min(_month_on_or_after(day), last_seen) if day is not None else last_seen for day in periods["end_date"]
     ]
     months = [min(starts)]
     while months[-1] < max(ends):
@@ -404,7 +407,9 @@ def dbt_con(dbt_periods, tmp_path):
         subscriptions_csv, index=False
     )
     path = tmp_path / "dbt.duckdb"
-    ingest(customers_csv, subscriptions_csv, warehouse_path=path)
+    # The playbook's periods run through January 2020 (last end date 2020-02-01, exclusive); with
+    # subscriptions only, `auto` would stop at the last start (2020-01-01), so the data end is given.
+    ingest(customers_csv, subscriptions_csv, warehouse_path=path, data_end=dt.date(2020, 1, 31))
     with warehouse.get_connection(path=path) as con:
         yield con
 

@@ -296,6 +296,21 @@ def train_all(
     return written
 
 
+def record_untrained(
+    reason: str, models_dir: str | os.PathLike | None = None, metrics_dir: str | os.PathLike | None = None
+) -> None:
+    """When the data cannot train a model: keep the models folder (registered models untouched) and say why.
+
+    The metrics files (``dvc metrics show``) say ``trained: false`` and the reason instead of scores.
+    """
+    (Path(models_dir) if models_dir else config.models_dir()).mkdir(parents=True, exist_ok=True)
+    metrics_folder = Path(metrics_dir) if metrics_dir else config.PROJECT_ROOT / "metrics"
+    metrics_folder.mkdir(parents=True, exist_ok=True)
+    for name in registry.MODEL_NAMES:
+        text = json.dumps({"trained": False, "reason": reason}, indent=2) + "\n"
+        files.write_atomically(metrics_folder / f"{name}.json", text)
+
+
 def headline(name: str, metrics: dict[str, Any]) -> str:
     """One line of a model's key metrics, for the command line."""
     values = _headline_metrics(name, metrics)

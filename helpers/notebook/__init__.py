@@ -66,6 +66,7 @@ from helpers.notebook.overview import (
 from helpers.threads import limited_threads
 from helpers.notebook.parameters import (
     last_complete_month,
+    last_snapshot,
     load_training_params,
     month_window,
     resolve_metrics_dir,
@@ -112,6 +113,7 @@ __all__ = [
     "format_table",
     "in_sample_note",
     "last_complete_month",
+    "last_snapshot",
     "limited_threads",
     "load_training_params",
     "logrank_table",

@@ -19,6 +19,7 @@ from helpers import warehouse
 from helpers.dates import DateLike, resolve_as_of
 from helpers.notebook.parameters import (
     last_complete_month,
+    last_snapshot,
     month_window,
     resolve_models_dir,
     resolve_warehouse_path,
@@ -65,11 +66,11 @@ class ReportContext:
 
     @property
     def last_month(self) -> dt.date:
-        """The last complete month before ``as_of`` (first day)."""
-        return last_complete_month(self.as_of)
+        """The month of the last snapshot shown: its first day is the state at the end of the last complete month."""
+        return last_snapshot(self.as_of)
 
     def window(self, months: int) -> tuple[dt.date, dt.date]:
-        """The ``months`` complete months before ``as_of`` as (first, last)."""
+        """The last ``months`` monthly snapshots as (first, last), the last being ``last_month``."""
         return month_window(self.as_of, months)
 
     def caption(self) -> str:
@@ -78,9 +79,12 @@ class ReportContext:
         source = meta.get("source", "unknown")
         if meta.get("seed") is not None and not pd.isna(meta.get("seed")):
             source += f", seed {int(meta['seed'])}"
+        complete = last_complete_month(self.as_of)
         return (
-            f"**As of {self.as_of:%Y-%m-%d}** (data strictly before this day; the last complete month is "
-            f"{self.last_month:%B %Y}). Warehouse: {source}, data {meta['data_start']} to {meta['data_end']}, "
+            f"**As of {self.as_of:%Y-%m-%d}** (data strictly before this day). Monthly figures are snapshots on "
+            f"the first day of each month; the last, {self.last_month:%Y-%m-%d}, is the state at the end of "
+            f"{complete:%B %Y} (the last complete month), so churn during {complete:%B} shows in it. "
+            f"Warehouse: {source}, data {meta['data_start']} to {meta['data_end']}, "
             f"content `{str(meta.get('content_hash', ''))[:12]}`; engine {self.engine}."
         )
 

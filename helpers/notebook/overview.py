@@ -137,19 +137,24 @@ def weekly_event_counts(daily: pd.DataFrame, start: DateLike | None = None, end:
 def monthly_customer_counts(
     movements: pd.DataFrame, customers: pd.DataFrame, start: DateLike, end: DateLike
 ) -> pd.DataFrame:
-    """Paying customers, signups and churned customers per month.
+    """Paying customers on the first day of each month, with the signups and churns that led to that snapshot.
+
+    Row M counts the customers paying on the first day of M, and the signups and
+    churned customers of the month before (churn as ``docs/metrics.md`` records
+    it: active on the first of M-1, not on the first of M).
 
     Args:
         movements: ``revenue.mrr_movements`` (``month, active_customers, churned_customers``).
         customers: the customers frame (``signup_date``).
-        start, end: first and last month (any day of it).
+        start, end: first and last snapshot month (any day of it).
 
     Returns:
         ``month, paying_customers, signups, churned_customers``.
     """
     first, last = month_start(to_date(start, "start")), month_start(to_date(end, "end"))
     months = pd.date_range(first, last, freq="MS")
-    signup_months = pd.to_datetime(customers["signup_date"]).dt.to_period("M").dt.to_timestamp()
+    # A signup during M-1 first shows in the snapshot of M, like a churn.
+    signup_months = (pd.to_datetime(customers["signup_date"]).dt.to_period("M") + 1).dt.to_timestamp()
     signups = signup_months.value_counts().reindex(months, fill_value=0)
     moves = movements.set_index(pd.to_datetime(movements["month"]))
     return pd.DataFrame({

@@ -57,11 +57,21 @@ def last_complete_month(as_of: DateLike) -> dt.date:
     return add_months(month_start(to_date(as_of, "as_of")), -1)
 
 
+def last_snapshot(as_of: DateLike) -> dt.date:
+    """The last monthly snapshot a report as of ``as_of`` shows: the state at the end of the last complete month.
+
+    Monthly figures are snapshots on the first day of a month (``docs/metrics.md``), so the state at
+    the end of the last complete month is the snapshot on the first day after it: as of 2025-07-01
+    that is 2025-07-01 (the end of June, whose churn it shows); as of 2025-12-15 it is 2025-12-01.
+    """
+    return month_start(to_date(as_of, "as_of"))
+
+
 def month_window(as_of: DateLike, months: int) -> tuple[dt.date, dt.date]:
-    """The ``months`` complete months before ``as_of``, as (first month, last month)."""
+    """The last ``months`` monthly snapshots of a report as of ``as_of``, as (first, last); last = ``last_snapshot``."""
     if isinstance(months, bool) or not isinstance(months, int) or months < 1:
         raise ValueError(f"months must be a positive int, got {months!r}")
-    last = last_complete_month(as_of)
+    last = last_snapshot(as_of)
     return add_months(last, -(months - 1)), last
 
 

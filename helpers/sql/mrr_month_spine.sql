@@ -1,7 +1,10 @@
 -- Every month of the MRR history, as the first day of the month: from the
 -- month of the first subscription start to the month after the last
--- subscription end (so that last churn is counted), or to the month of the
--- data end (meta.build_info.data_end) while a subscription is ongoing.
+-- subscription end (so that last churn is counted), or to the last snapshot
+-- the data can see while a subscription is ongoing: the first day of a month
+-- on or before the day after the data end (meta.build_info.data_end), so data
+-- through 30 June shows the state on 1 July. Never later: an end date after
+-- the data end is a scheduled cancellation, not an observed month.
 with subscriptions as (
     select
         start_date,
@@ -22,9 +25,15 @@ bounds as (
         -- the month holding end_date - 1 day, so its churn shows the month
         -- after. greatest() skips the null of a history without ongoing
         -- (or without ended) subscriptions.
-        cast(greatest(
-            max(date_trunc('month', subscriptions.end_date - interval 1 day) + interval 1 month),
-            max(case when subscriptions.end_date is null then date_trunc('month', build_info.data_end) end)
+        cast(least(
+            greatest(
+                max(date_trunc('month', subscriptions.end_date - interval 1 day) + interval 1 month),
+                max(case
+                    when subscriptions.end_date is null or subscriptions.end_date > build_info.data_end
+                        then date_trunc('month', build_info.data_end + interval 1 day)
+                end)
+            ),
+            max(date_trunc('month', build_info.data_end + interval 1 day))
         ) as date) as last_month
     from subscriptions
     cross join build_info

@@ -49,14 +49,16 @@ SCHEMA_VERSION = 1
 class WarehouseBuildError(WarehouseError):
     """A build was refused because its data broke declared rules; nothing was replaced."""
 
-    def __init__(self, problems: list[Problem], source_files: dict[str, str] | None = None):
+    def __init__(self, problems: list[Problem], source_files: dict[str, str] | None = None, data_end_note: str = ""):
         self.problems = problems
         self.source_files = source_files or {}
         lines = [problem.describe(self.source_files) for problem in problems]
         numbering = " (rows are counted from 1 after the header)" if self.source_files else ""
+        # Rules read on the data end name the value used and how to set it.
+        note = f"\n{data_end_note}" if data_end_note and any(p.test.needs_data_end for p in problems) else ""
         super().__init__(
             f"{len(problems)} data test(s) failed; the warehouse was not changed{numbering}:\n- "
-            + "\n- ".join(lines)
+            + "\n- ".join(lines) + note
         )
 
 
@@ -64,7 +66,8 @@ class WarehouseBuildError(WarehouseError):
 class BuildSpec:
     """What a build's loader tells the builder about the data it staged.
 
-    ``data_start`` / ``data_end`` are derived from the data when left as None.
+    ``data_start`` / ``data_end`` are derived from the data when left as None;
+    ``data_end_note`` says how the data end was chosen, for errors that depend on it.
     """
 
     source: str
@@ -74,6 +77,7 @@ class BuildSpec:
     inputs: dict[str, Any] = field(default_factory=dict)
     source_files: dict[str, str] = field(default_factory=dict)
     with_source_rows: bool = False
+    data_end_note: str = ""
 
 
 def _vocabulary_literals(values: list[str]) -> str:
@@ -247,7 +251,7 @@ def _build_locked(load: Callable[[duckdb.DuckDBPyConnection], BuildSpec], target
                 con, "staging", spec.data_end, with_source_rows=spec.with_source_rows
             )
             if problems:
-                raise WarehouseBuildError(problems, spec.source_files)
+                raise WarehouseBuildError(problems, spec.source_files, spec.data_end_note)
             for table in TABLES:
                 columns = ", ".join(f'"{name}"' for name in _columns(con, "raw", table))
                 con.execute(

@@ -184,7 +184,7 @@ def _not_after_data_end(table: str, column: str) -> DataTest:
         column=column,
         template="not_after_data_end",
         rule=f"{column} is not after the last day of the data",
-        hint="Drop rows dated after the data end, or pass a later --data-end.",
+        hint="Drop rows dated after the data end, or set a later data end (--data-end, data.data_end).",
         needs_data_end=True,
     )
 
@@ -232,8 +232,10 @@ def _declare_tests() -> tuple[DataTest, ...]:
             "churn_date",
             "coalesce(cast(churn_date as varchar), 'null') || ' (subscriptions say '"
             " || coalesce(cast(expected_churn_date as varchar), 'null') || ')'",
-            "churn_date is distinct from expected_churn_date",
-            "churn_date is null while a subscription is active at the data end, else its last end_date",
+            "churn_date is distinct from expected_churn_date"
+            " and not coalesce(expected_churn_date is null and churn_date = scheduled_churn_date, false)",
+            "churn_date is null while a subscription is active at the data end (or the scheduled last end_date "
+            "when every active subscription already has one), else its last end_date",
         ),
         _consistency(
             "mrr",

@@ -12,85 +12,51 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from helpers.warehouse import catalog
+from helpers.warehouse import catalog, ingest_checks, vocabulary
 from helpers.warehouse.build import BuildSpec, build
+from helpers.warehouse.ingest_checks import IngestError
 from helpers.warehouse.queries import fetch_row, load_sql
 
-CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
-PARQUET_SUFFIXES = {".parquet", ".pq"}
+__all__ = ["IngestError", "choose_data_end", "ingest"]
 
-
-TYPE_EXAMPLES = {
-    "DATE": "a date such as 2024-01-31",
-    "TIMESTAMP": "a timestamp such as 2024-01-31 13:45:00",
-    "DECIMAL(12,2)": "a number such as 199.00",
-    "DOUBLE": "a number such as 0.42",
-    "VARCHAR": "text",
-}
-
-
-class IngestError(ValueError):
-    """The input files cannot be ingested; the message says what, where and what to do."""
-
-
-@dataclass(frozen=True)
-class TypeProblem:
-    """Values of one column that do not parse as the column's type."""
-
-    file: str
-    column: str
-    expected: str
-    count: int
-    examples: tuple[tuple[int, str], ...]
-
-    def describe(self) -> str:
-        shown = "; ".join(f"row {row} value {value!r}" for row, value in self.examples)
-        return (
-            f"{self.file}, column {self.column}: {self.count} value(s) are not "
-            f"{TYPE_EXAMPLES.get(self.expected, self.expected)} ({self.expected}); e.g. {shown}. "
-            "Fix the values or leave the cell empty where the column allows it."
-        )
+OPTIONS = {"customers": "customers", "subscriptions": "subscriptions", "usage_events": "events",
+           "support_tickets": "tickets"}  # table -> --option and data.files key
 
 
 def _read_function(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in CSV_SUFFIXES:
-        return "read_csv($path, all_varchar = true, header = true)"
-    if suffix in PARQUET_SUFFIXES:
-        return "read_parquet($path)"
-    raise IngestError(
-        f"{path}: unsupported file type {suffix!r}; use CSV ({', '.join(sorted(CSV_SUFFIXES))}) "
-        f"or Parquet ({', '.join(sorted(PARQUET_SUFFIXES))})"
-    )
+    if ingest_checks.is_csv(path):
+        # Delimiter and quote fixed from the header, so a bad row is reported, not guessed around.
+        return "read_csv($path, all_varchar = true, header = true, delim = $delimiter, quote = '\"')"
+    return "read_parquet($path)"
 
 
 def _load_input(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> list[str]:
     """Read one file into ``input_<table>`` (all text, plus ``_source_row``); return its columns."""
-    if not path.is_file():
-        raise IngestError(
-            f"{table} file not found: {path}. Pass an existing CSV or Parquet file with --{table.split('_')[-1]}."
-        )
-    if path.stat().st_size == 0:
-        raise IngestError(f"{path}: the file is empty; it needs a header line and at least one row")
-    read = _read_function(path)
+    ingest_checks.check_path(table, path, OPTIONS[table])
+    parameters = {"path": str(path)}
+    if ingest_checks.is_csv(path):
+        ingest_checks.check_csv_shape(path)
+        parameters["delimiter"] = ingest_checks.csv_delimiter(path)
     try:
         con.execute(
             f"create temp table input_{table} as "
-            f"select row_number() over () as _source_row, * from {read}",
-            {"path": str(path)},
+            f"select row_number() over () as _source_row, * from {_read_function(path)}",
+            parameters,
         )
     except duckdb.Error as error:
-        raise IngestError(f"{path}: cannot be read as {table} ({error}). Check the file format.") from None
+        raise ingest_checks.describe_read_error(table, path, error) from None
     columns = [row[0] for row in con.execute(f"describe input_{table}").fetchall()]
     rows = fetch_row(con, f"select count(*) from input_{table}")[0]
     if rows == 0:
         raise IngestError(f"{path}: no data rows; the {table} file needs at least one row")
+    duplicated = sorted({column for column in columns if columns.count(column) > 1})
+    if duplicated:
+        raise IngestError(f"{path}: column(s) {', '.join(duplicated)} appear more than once; keep one of each")
     return [column for column in columns if column != "_source_row"]
 
 
@@ -116,45 +82,44 @@ def _column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     return {name: data_type.replace(" ", "") for name, data_type in rows}
 
 
-def _input_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    return {row[0]: row[1].replace(" ", "") for row in con.execute(f"describe input_{table}").fetchall()}
-
-
-def _type_problems(
-    con: duckdb.DuckDBPyConnection, table: str, path: Path, columns: dict[str, str]
-) -> list[TypeProblem]:
-    problems = []
-    already_typed = _input_types(con, table)
-    for column, data_type in columns.items():
-        # Text always parses as VARCHAR; a Parquet column of the target type needs no check.
-        if data_type == "VARCHAR" or already_typed.get(column) == data_type:
-            continue
-        failures = con.execute(
-            load_sql("ingest_type_errors", input_table=f"input_{table}", column=f'"{column}"', data_type=data_type)
-        ).fetchall()
-        if failures:
-            problems.append(
-                TypeProblem(
-                    file=str(path),
-                    column=column,
-                    expected=data_type,
-                    count=int(failures[0][0]),
-                    examples=tuple((int(row), str(value)) for _, row, value in failures),
-                )
-            )
-    return problems
-
-
 def _stage(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
-    already_typed = _input_types(con, table)
+    already_typed = {row[0]: row[1].replace(" ", "") for row in con.execute(f"describe input_{table}").fetchall()}
 
     def cast(column: str, data_type: str) -> str:
+        # A typed Parquet column passes as is (a naive timestamp is UTC); a zoned one is converted to UTC.
         if already_typed.get(column) == data_type and data_type != "VARCHAR":
             return f'"{column}"'
-        return f"cast(nullif(trim(cast(\"{column}\" as varchar)), '') as {data_type})"
+        text = f"nullif(trim(cast(\"{column}\" as varchar)), '')"
+        return ingest_checks.CAST_SQL.get(data_type, "cast({text} as " + data_type + ")").format(text=text)
 
     casts = ", ".join(f'{cast(column, data_type)} as "{column}"' for column, data_type in columns.items())
     con.execute(f"insert into staging.{table} by name select _source_row, {casts} from input_{table}")
+
+
+DATA_END_HOW = "set it with --data-end YYYY-MM-DD or data.data_end in params.yaml"
+
+
+def choose_data_end(con: duckdb.DuckDBPyConnection, given: dt.date | None) -> tuple[dt.date, dict[str, Any], str]:
+    """The data end of the staged files: ``given``, else the latest observed activity (never a future end date).
+
+    Returns:
+        The date, what the metadata records about the choice, and a sentence for messages.
+    """
+    latest_activity = fetch_row(con, load_sql("observed_activity", schema="staging"), {"data_end": None})[0]
+    if latest_activity is None:
+        raise IngestError("cannot infer the data end: the files hold no dates; " + DATA_END_HOW)
+    end = given or latest_activity
+    _, after, latest_end = fetch_row(con, load_sql("observed_activity", schema="staging"), {"data_end": end})
+    how = "given" if given else "auto: the latest observed activity (signups, starts, usage, tickets)"
+    note = f"Data end used: {end} ({how}); {DATA_END_HOW}."
+    if after:
+        note += (
+            f" {after} subscription end date(s) lie after it (the latest {latest_end}): those subscriptions are "
+            "paying until their end date."
+        )
+    choice = {"value": str(end), "chosen": "given" if given else "auto", "latest_activity": str(latest_activity),
+              "end_dates_after": int(after), "latest_end_date": str(latest_end) if latest_end else None}
+    return end, choice, note
 
 
 def ingest(
@@ -166,6 +131,7 @@ def ingest(
     data_end: dt.date | None = None,
     source: str = "ingested",
     seed: int | None = None,
+    vocabulary_file: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Build a warehouse from the user's files, atomically.
 
@@ -173,25 +139,31 @@ def ingest(
         customers: CSV/Parquet with customer_id, industry, plan_tier, signup_date
             [, mrr, churn_date — derived from subscriptions when absent].
         subscriptions: CSV/Parquet with subscription_id, customer_id, plan_tier,
-            start_date, end_date (exclusive, empty = ongoing), mrr.
+            start_date, end_date (exclusive, empty = ongoing), mrr[, billing_interval].
         events: optional usage events file.
         tickets: optional support tickets file.
         warehouse_path: target warehouse; defaults to ``config.warehouse_path()``.
-        data_end: last day covered by the data; derived from the latest date in the files when None.
+        data_end: last day covered by the data; None infers the latest observed activity
+            (``choose_data_end``): a scheduled end date in the future never moves it.
         source, seed: provenance recorded in the metadata (a generated raw folder says 'synthetic').
+        vocabulary_file: optional YAML mapping export spellings onto the suite's vocabularies.
 
     Returns:
-        The build metadata.
+        The build metadata, plus ``notes``: sentences to show the user (the data end chosen).
 
     Raises:
-        IngestError: a file is missing, unreadable, lacks columns or has unparsable values.
+        IngestError: a file is missing, unreadable, lacks columns, has bad values or unmapped vocabulary.
         WarehouseBuildError: the data breaks a declared rule (file, row, column and value named).
     """
     files = {"customers": customers, "subscriptions": subscriptions, "usage_events": events, "support_tickets": tickets}
     paths = {table: Path(file) for table, file in files.items() if file is not None}
+    mapping = vocabulary.load_mapping(vocabulary_file)
+    notes: list[str] = []
 
     def load(con: duckdb.DuckDBPyConnection) -> BuildSpec:
-        type_problems: list[TypeProblem] = []
+        # Naive timestamps are UTC, offsets are converted to UTC, whatever the machine's zone.
+        con.execute("set TimeZone = 'UTC'")
+        value_problems: list[ingest_checks.ValueProblem] = []
         derive: list[str] = []
         for table, path in paths.items():
             schema_types = _column_types(con, table)
@@ -200,17 +172,19 @@ def ingest(
             if table == "customers":
                 derive = [column for column in catalog.DERIVED_CUSTOMER_COLUMNS if column not in present]
             typed = {column: schema_types[column] for column in present}
-            problems = _type_problems(con, table, path, typed)
-            type_problems.extend(problems)
+            problems = ingest_checks.value_problems(con, table, path, typed)
+            value_problems.extend(problems)
             if not problems:
                 _stage(con, table, typed)
-        if type_problems:
+        if value_problems:
             raise IngestError(
-                f"{len(type_problems)} column(s) hold values of the wrong type; the warehouse was not changed "
-                "(rows are counted from 1 after the header):\n- "
-                + "\n- ".join(problem.describe() for problem in type_problems)
+                f"{len(value_problems)} column(s) hold values of the wrong type or out of range; the warehouse was "
+                "not changed (rows are counted from 1 after the header):\n- "
+                + "\n- ".join(problem.describe() for problem in value_problems)
             )
-        end = data_end or fetch_row(con, load_sql("data_range", schema="staging"))[1]
+        rewritten = vocabulary.apply_mapping(con, mapping, {table: path.name for table, path in paths.items()})
+        end, choice, note = choose_data_end(con, data_end)
+        notes.append(note)
         if derive:
             assignments = {"mrr": "mrr = implied.expected_mrr", "churn_date": "churn_date = implied.expected_churn_date"}
             con.execute(
@@ -226,9 +200,14 @@ def ingest(
             source=source,
             seed=seed,
             data_end=end,
-            inputs={table: path.name for table, path in paths.items()} | {"derived": derive},
+            inputs={table: path.name for table, path in paths.items()} | {
+                "derived": derive, "data_end": choice,
+                "vocabulary": {"file": Path(vocabulary_file).name if vocabulary_file else None, "rewritten": rewritten},
+            },
             source_files={table: path.name for table, path in paths.items()},
             with_source_rows=True,
+            data_end_note=note,
         )
 
-    return build(load, warehouse_path)
+    metadata = build(load, warehouse_path)
+    return metadata | {"notes": notes}

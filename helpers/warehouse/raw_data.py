@@ -1,17 +1,24 @@
-"""Raw input folders: one Parquet file per table plus ``manifest.json``.
+"""Where the pipeline's data comes from: ``data:`` in params.yaml, the synthetic raw folder, or your files.
 
-The pipeline's ``generate`` stage writes the synthetic dataset into such a
-folder; its ``warehouse`` stage builds the warehouse from it through the same
-ingest path (type checks and data tests) that users' own files go through.
+``data.source: synthetic`` (the default): the ``generate`` stage writes the
+seeded dataset as a raw folder (one Parquet file per table plus
+``manifest.json``). ``data.source: files``: your CSV/Parquet exports named in
+``data.files``, with ``data.data_end`` and an optional ``data.vocabulary``.
+The ``inputs`` stage records the content hash of each file in
+``data/inputs.json`` (so DVC rebuilds when a file's content changes); the
+``warehouse`` stage builds from whichever source params.yaml names, always
+through the ingest checks. Relative paths are relative to params.yaml's folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +26,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from helpers import files
+import yaml
+
+from helpers import config, files
 from helpers.warehouse import ingest as ingest_module
+from helpers.warehouse import connection, ingest_checks
 from helpers.warehouse import synthetic
 
 TABLE_FILES = {
@@ -30,6 +40,143 @@ TABLE_FILES = {
     "support_tickets": "support_tickets.parquet",
 }
 MANIFEST = "manifest.json"
+SOURCES = ("synthetic", "files")
+FILE_KEYS = {"customers": "customers", "subscriptions": "subscriptions", "events": "usage_events",
+             "tickets": "support_tickets"}  # data.files key -> table
+REQUIRED_FILES = ("customers", "subscriptions")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """The ``data:`` section of params.yaml, checked: where the warehouse's rows come from."""
+
+    source: str
+    files: dict[str, Path]
+    data_end: dt.date | None
+    vocabulary: Path | None
+    params_path: Path
+    generator: dict[str, Any]  # customers, seed, events_per_customer given in data: (for source synthetic)
+
+
+def _params_error(params_path: Path, key: str, problem: str) -> ingest_module.IngestError:
+    return ingest_module.IngestError(f"{params_path}: data.{key} {problem}")
+
+
+def read_data_source(params_path: str | os.PathLike) -> DataSource:
+    """Read and check ``data:`` of a params file (source, files, data_end, vocabulary).
+
+    Raises:
+        IngestError: naming the params file, the key and what to write instead.
+    """
+    path = Path(params_path).resolve()
+    try:
+        section = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("data") or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ingest_module.IngestError(f"cannot read the parameters file {path}: {error}") from None
+    source = str(section.get("source", "synthetic")).strip()
+    if source not in SOURCES:
+        raise _params_error(path, "source", f"is {source!r}; write one of: {', '.join(SOURCES)}")
+    base = path.parent
+    given = section.get("files") or {}
+    if not isinstance(given, dict):
+        raise _params_error(path, "files", "must map customers, subscriptions[, events, tickets] to file paths")
+    unknown = sorted(set(given) - set(FILE_KEYS))
+    if unknown:
+        raise _params_error(path, "files", f"has unknown key(s) {', '.join(unknown)}; known: {', '.join(FILE_KEYS)}")
+    chosen = {key: base / str(value) for key, value in given.items() if value not in (None, "")}
+    if source == "files":
+        missing = [key for key in REQUIRED_FILES if key not in chosen]
+        if missing:
+            raise _params_error(path, "files", f"needs {' and '.join(missing)} when data.source is files")
+    data_end = section.get("data_end", "auto")
+    if data_end in (None, "", "auto"):
+        end = None
+    else:
+        try:
+            # ISO only: a loose parser would read "June" as a day of the current year.
+            end = data_end if isinstance(data_end, dt.date) else dt.date.fromisoformat(str(data_end).strip())
+        except ValueError:
+            raise _params_error(path, "data_end", f"is {data_end!r}; write auto or a date such as 2025-06-30") from None
+    vocabulary = section.get("vocabulary")
+    generator = {key: section[key] for key in ("customers", "seed", "events_per_customer") if key in section}
+    return DataSource(source, chosen, end, base / str(vocabulary) if vocabulary else None, path, generator)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fingerprints(data: DataSource) -> dict[str, Any]:
+    """Content hashes of the chosen files and vocabulary (each checked to be a readable file)."""
+    record: dict[str, Any] = {}
+    for key, path in data.files.items():
+        ingest_checks.check_path(FILE_KEYS[key], path, key)
+        record[key] = {"path": str(path), "sha256": _sha256(path)}
+    if data.vocabulary is not None:
+        if not data.vocabulary.is_file():
+            raise _params_error(data.params_path, "vocabulary", f"names {data.vocabulary}, which is not a file")
+        record["vocabulary"] = {"path": str(data.vocabulary), "sha256": _sha256(data.vocabulary)}
+    return record
+
+
+def write_inputs(params_path: str | os.PathLike, out: str | os.PathLike) -> dict[str, Any]:
+    """The ``inputs`` stage: record the source and, for files, each file's SHA-256 in ``out`` (JSON).
+
+    Rewritten only when it changes, so DVC reruns the build exactly when an input's content changed.
+
+    Returns:
+        What was recorded.
+    """
+    data = read_data_source(params_path)
+    record: dict[str, Any] = {"source": data.source}
+    if data.source == "files":
+        record |= {"data_end": str(data.data_end) if data.data_end else "auto", "files": _fingerprints(data)}
+    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    target = Path(out)
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        files.write_atomically(target, text)
+    return record
+
+
+def build_from_params(
+    params_path: str | os.PathLike,
+    warehouse_path: str | os.PathLike | None = None,
+    raw_dir: str | os.PathLike | None = None,
+    inputs: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """The ``warehouse`` stage: build from the source params.yaml names, never the generator's over your files.
+
+    Args:
+        params_path: the parameters file.
+        warehouse_path: target warehouse (default ``config.warehouse_path()``).
+        raw_dir: the synthetic raw folder (source synthetic), written by ``generate``.
+        inputs: the ``inputs`` stage's record; the files must still have the recorded content.
+
+    Returns:
+        The build metadata (with ``notes`` for files: the data end chosen).
+    """
+    data = read_data_source(params_path)
+    if data.source == "synthetic":
+        if raw_dir is None:
+            raise ingest_module.IngestError("data.source is synthetic: pass the generated folder with --raw-dir")
+        return build_from_raw_dir(raw_dir, warehouse_path)
+    if inputs is not None and Path(inputs).is_file():
+        recorded = json.loads(Path(inputs).read_text(encoding="utf-8")).get("files", {})
+        current = _fingerprints(data)
+        changed = sorted(key for key in current if recorded.get(key) != current[key])
+        if changed:
+            raise ingest_module.IngestError(
+                f"{', '.join(changed)} changed since the inputs stage recorded them ({inputs}); run `dvc repro` again"
+            )
+    return ingest_module.ingest(
+        data.files["customers"], data.files["subscriptions"], data.files.get("events"), data.files.get("tickets"),
+        warehouse_path=warehouse_path, data_end=data.data_end, vocabulary_file=data.vocabulary,
+    )
 
 
 def write_synthetic(
@@ -76,6 +223,47 @@ def write_synthetic(
                 writer.close()
         shutil.rmtree(building, ignore_errors=True)
         raise
+    return manifest
+
+
+def refuse_replacing_files(warehouse_path: str | os.PathLike | None) -> None:
+    """The generator never writes over a warehouse built from your files: refuse, naming the way out.
+
+    Raises:
+        IngestError: the target holds ingested data.
+    """
+    target = Path(warehouse_path) if warehouse_path else config.warehouse_path()
+    if not target.is_file():
+        return
+    try:
+        with connection.get_connection(read_only=True, path=target) as con:
+            metadata = connection.read_metadata(con)
+    except Exception:  # not a readable warehouse: the build's own checks decide
+        return
+    if metadata.get("source") not in ("synthetic", None):
+        raise ingest_module.IngestError(
+            f"{target} holds data built from your files (source {metadata['source']}, data {metadata['data_start']} "
+            f"to {metadata['data_end']}); the generator does not write over it. Pass --warehouse OTHER_FILE, "
+            "or move that file away first."
+        )
+
+
+def write_not_generated(raw_dir: str | os.PathLike, params_path: str | os.PathLike) -> dict[str, Any]:
+    """The ``generate`` stage when params.yaml names your files: an empty raw folder saying why (fast, no data).
+
+    Returns:
+        The manifest written.
+    """
+    data = read_data_source(params_path)
+    manifest = {"source": "not generated", "reason": f"data.source is {data.source} in {Path(params_path).name}"}
+    target = Path(raw_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = files.staging_folder(target)
+    try:
+        (building / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        files.replace_folder(building, target)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
     return manifest
 
 

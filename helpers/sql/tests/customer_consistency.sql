@@ -20,7 +20,8 @@ compared as (
         customers.churn_date,
         customers.mrr,
         implied.expected_churn_date,
-        implied.expected_mrr
+        implied.expected_mrr,
+        implied.scheduled_churn_date
     from customers
     inner join implied using (customer_id)
 ),
