@@ -7,12 +7,13 @@ Month h after the last complete month L before ``as_of``:
 
 MRR_a is the MRR in month L of the customers aged a months (since their
 first paid month), S the segment's pooled sBG survival
-(``projection.fit_pooled``; unsegmented, each plan's, summed), g the net expansion per month of retained MRR
-(``projection.expansion_trend``) and N_j the new-business MRR (new plus
-reactivation) of month L + j: the linear trend of the trailing
-``trend_months`` times ``scenario``. The interval draws (α, β) from the fit,
-g from its standard error and the trend's coefficients and monthly residuals
-from the least-squares fit; it is the central ``level`` of the draws.
+(``projection.fit_pooled``; unsegmented, each plan's, summed), g the net
+expansion per month of retained MRR (``projection.expansion_trend``) and N_j
+the new-business MRR (new plus reactivation) of month L + j: the linear
+trend of the trailing ``trend_months`` times ``scenario``. The interval is
+the central ``level`` of simulated paths that draw (α, β) from the fit, g
+and its monthly deviations, the trend's coefficients and residuals, and
+which customers stay (independently, with their survival probability).
 """
 
 from __future__ import annotations
@@ -52,14 +53,15 @@ def existing_mrr_by_age(con: Connection, as_of: DateLike, segment: str | None = 
 
 def new_business_history(con: Connection, as_of: DateLike, segment: str | None = None,
                          months: int = 12) -> pd.DataFrame:
-    """New plus reactivation MRR of each of the trailing ``months`` complete months, per segment."""
+    """New plus reactivation MRR and customers of each of the trailing ``months`` complete months, per segment."""
     last = last_observed_month(as_of)
     name = check_segment(segment)
     frame = mrr_movements(con, start=add_months(last, -(months - 1)), end=last, segment=name)
     if name is None:
         frame.insert(0, "segment", ALL_CUSTOMERS)
     frame["new_mrr"] = (frame["new"] + frame["reactivation"]).astype(float)
-    return frame[["segment", "month", "new_mrr"]]
+    frame["new_customers"] = frame["new_customers"] + frame["reactivated_customers"]
+    return frame[["segment", "month", "new_mrr", "new_customers"]]
 
 
 def _survival_draws(pairs: np.ndarray, periods: int) -> np.ndarray:
@@ -99,22 +101,34 @@ def _growth_draws(rate: float, error: float, spread: float, horizon: int, draws:
 
 
 def _segment_paths(mrr_by_age: pd.DataFrame, survival: np.ndarray, growth: np.ndarray,
-                   new_business: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Existing and new-business MRR of months 1..horizon, one row per draw.
+                   new_business: np.ndarray, new_customer_mrr: float, horizon: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Existing and new-business MRR of months 1..horizon, one row per draw (row 0: the point forecast).
 
     survival: S(t) per draw; growth: cumulative growth factors after months 0..horizon
-    per draw; new_business: MRR added in months 1..horizon per draw.
+    per draw; new_business: MRR added in months 1..horizon per draw;
+    new_customer_mrr: the MRR of one new customer. Draws add the churn of
+    individual customers: each stays with probability p independently, so a
+    group of MRR M at m per customer varies by M m p (1 - p) (normal approximation).
     """
     ages, mrr = mrr_by_age["age"].to_numpy(), mrr_by_age["mrr"].to_numpy()
+    per_customer = mrr / np.maximum(mrr_by_age["customers"].to_numpy(), 1)
     steps = np.arange(1, horizon + 1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        conditional = np.nan_to_num(survival[:, ages[:, None] + steps] / survival[:, ages][:, :, None])
-    existing = np.einsum("a,dah->dh", mrr, conditional) * growth[:, 1:]
+        kept = np.clip(np.nan_to_num(survival[:, ages[:, None] + steps] / survival[:, ages][:, :, None]), 0.0, 1.0)
+    existing = np.einsum("a,dah->dh", mrr, kept) * growth[:, 1:]
+    existing_variance = np.einsum("a,dah->dh", mrr * per_customer, kept * (1 - kept)) * growth[:, 1:] ** 2
     new = np.zeros_like(existing)
+    new_variance = np.zeros_like(existing)
     for h in steps:
         j = np.arange(1, h + 1)
-        new[:, h - 1] = (new_business[:, j - 1] * survival[:, h - j] * growth[:, [h]] / growth[:, j]).sum(axis=1)
-    return existing, new
+        left, ratio = survival[:, h - j], growth[:, [h]] / growth[:, j]
+        new[:, h - 1] = (new_business[:, j - 1] * left * ratio).sum(axis=1)
+        new_variance[:, h - 1] = (new_business[:, j - 1] * new_customer_mrr * left * (1 - left) * ratio**2).sum(axis=1)
+    noise = rng.standard_normal((2, *existing.shape))
+    noise[:, 0] = 0.0  # the point forecast is the expectation
+    spread = np.sqrt(np.maximum(existing_variance, 0.0)), np.sqrt(np.maximum(new_variance, 0.0))
+    return existing + spread[0] * noise[0], new + spread[1] * noise[1]
 
 
 def forecast_mrr(
@@ -170,7 +184,8 @@ def forecast_mrr(
     rng = np.random.default_rng(seed)
     paths = {}
     for value in sorted(set(by_age["segment"]) | set(history["segment"])):
-        series = history.loc[history["segment"] == value, "new_mrr"].to_numpy()
+        recent = history[history["segment"] == value]
+        series = recent["new_mrr"].to_numpy()
         if len(series) < 3:
             raise ValueError(f"segment {value!r}: fewer than 3 months of history before as_of "
                              f"{to_date(as_of, 'as_of')}; the new-business trend needs at least 3")
@@ -182,8 +197,9 @@ def forecast_mrr(
                                if value in trends.index else (0.0, 0.0, 0.0))
         growth = _growth_draws(rate, error, spread, horizon, draws, rng)
         point_new, drawn_new = _trend_draws(series, horizon, scenario, draws, rng)
+        new_customer_mrr = float(series.sum() / max(recent["new_customers"].sum(), 1))
         paths[value] = _segment_paths(ages, _survival_draws(pairs, periods), growth,
-                                      np.vstack([point_new, drawn_new]), horizon)
+                                      np.vstack([point_new, drawn_new]), new_customer_mrr, horizon, rng)
     if not name:
         paths = {ALL_CUSTOMERS: tuple(sum(part[i] for part in paths.values()) for i in range(2))}
     months = [pd.Timestamp(add_months(last, h)) for h in range(1, horizon + 1)]
