@@ -35,6 +35,7 @@ REPORT_NOTEBOOKS: dict[str, str] = {
     "cohort": "02_cohort_report.ipynb",
     "churn": "04_churn_report.ipynb",
     "backtest": "05_model_backtest.ipynb",
+    "ltv": "06_ltv_forecast.ipynb",
 }
 CELL_TIMEOUT_SECONDS = 600
 MANIFEST = "run.json"

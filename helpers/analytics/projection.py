@@ -139,13 +139,20 @@ def fit_pooled(alive: pd.DataFrame, min_at_risk: int = 30, strict: bool = True) 
     return fits
 
 
-def fit_cohorts(alive: pd.DataFrame, min_age: int = 6) -> dict[tuple[str, pd.Timestamp], SBGFit]:
-    """One sBG fit per (segment, cohort) with at least ``min_age`` observed months and some loss."""
+def fit_cohorts(alive: pd.DataFrame, min_age: int = 6,
+                min_customers: int = 10) -> dict[tuple[str, pd.Timestamp], SBGFit]:
+    """One sBG fit per (segment, cohort) with ``min_age`` observed months, ``min_customers`` and some loss.
+
+    Smaller cohorts are left to the pooled curve: two parameters from a handful
+    of customers land on the edge of the parameter space more often than not.
+    """
     int_in_range(min_age, "min_age", minimum=2)
+    int_in_range(min_customers, "min_customers", minimum=1)
     fits = {}
     with one_blas_thread():
         for (segment_value, cohort), group in alive.groupby(["segment", "cohort"], sort=True):
-            _fit_cohort(fits, segment_value, cohort, group, min_age)
+            if int(group["cohort_customers"].iloc[0]) >= min_customers:
+                _fit_cohort(fits, segment_value, cohort, group, min_age)
     return fits
 
 
@@ -208,7 +215,9 @@ def parameter_draws(fit: SBGFit, draws: int, seed: int = 0) -> np.ndarray:
 def survival_band(fit: SBGFit, ages: np.ndarray, level: float, draws: int = 1000) -> pd.DataFrame:
     """``period, survival, lower, upper`` of a fit (``SBGFit.projected_survival``, edge fits included)."""
     pairs = parameter_draws(fit, draws)
-    curves = np.exp(special.betaln(pairs[:, :1], pairs[:, 1:] + ages) - special.betaln(pairs[:, :1], pairs[:, 1:]))
+    with np.errstate(over="ignore", invalid="ignore"):
+        log_s = special.betaln(pairs[:, :1], pairs[:, 1:] + ages) - special.betaln(pairs[:, :1], pairs[:, 1:])
+        curves = np.nan_to_num(np.exp(np.minimum(log_s, 0.0)))
     lower, upper = np.quantile(curves, [(1 - level) / 2, (1 + level) / 2], axis=0)
     return pd.DataFrame({"period": ages, "survival": fit.survival(ages), "lower": lower, "upper": upper})
 
