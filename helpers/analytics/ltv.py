@@ -104,7 +104,8 @@ def sbg_ltv(
     arpa = _arpa(con, as_of, name).set_index("segment")["arpa"]
     sizes = alive[alive["age"] == 0].set_index(["segment", "cohort"])["cohort_customers"]
     rows = []
-    for value, fit in fit_pooled(alive, strict=False).items():
+    # A lower bar than the forecast's: a small segment still gets a (wide) curve.
+    for value, fit in fit_pooled(alive, min_at_risk=10, strict=False).items():
         discounted, mean = _lifetimes(fit, discount)
         rows.append({"segment": value, "cohort": pd.NaT,
                      "customers": int(sizes.loc[value].sum()) if value in sizes.index.get_level_values(0) else 0,

@@ -37,6 +37,7 @@ from helpers.notebook.cohort_report import (
     logrank_table,
     retention_summary_table,
     roll_forward_table,
+    segment_retention_table,
 )
 from helpers.notebook.context import (
     ReportContext,
@@ -151,6 +152,7 @@ __all__ = [
     "retention_summary_table",
     "risk_tiers",
     "roll_forward_table",
+    "segment_retention_table",
     "row_count_table",
     "segment_summary",
     "tier_summary",

@@ -68,8 +68,9 @@ def ltv_table(comparison: pd.DataFrame) -> pd.DataFrame:
 
 
 def ltv_chart_frame(comparison: pd.DataFrame) -> pd.DataFrame:
-    """``segment`` and one column per method name, for ``plots.ltv_by_segment_chart``."""
-    return comparison[["segment", *LTV_METHODS]].rename(columns=LTV_METHODS)
+    """``segment`` and one column per method name, for ``plots.ltv_by_segment_chart``; methods with no value left out."""
+    present = [column for column in LTV_METHODS if np.isfinite(comparison[column].astype(float)).any()]
+    return comparison[["segment", *present]].rename(columns=LTV_METHODS)
 
 
 def cohort_fit_table(sbg: pd.DataFrame, cohorts: int = 12) -> pd.DataFrame:
@@ -81,7 +82,7 @@ def cohort_fit_table(sbg: pd.DataFrame, cohorts: int = 12) -> pd.DataFrame:
                "discounted_ltv": "LTV (discounted)"}
     return format_table(shown[list(columns)], counts=["customers"], numbers={"alpha": 2, "beta": 2,
                         "expected_lifetime": 1, "discounted_lifetime": 1}, money=["discounted_ltv"],
-                        months=["cohort"], rename=columns).reset_index(drop=True)
+                        months=["cohort"], index="segment", rename=columns)
 
 
 def projected_against_actual(projection: pd.DataFrame, actual: pd.DataFrame, cohorts: int = 4) -> pd.DataFrame:

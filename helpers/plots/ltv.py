@@ -14,6 +14,7 @@ from helpers.plots.style import (
     SHARE_FORMATTER,
     as_floats,
     date_axis,
+    money_label,
     new_figure,
     require_columns,
     styled,
@@ -66,30 +67,42 @@ def forecast_fan_chart(history: pd.DataFrame, forecast: pd.DataFrame, level: flo
 
 @styled
 def projected_retention_chart(curves: pd.DataFrame, title: str = "Projected against actual logo retention") -> Figure:
-    """Per cohort: actual retention by age (solid) and the projection made earlier (dashed, band shaded).
+    """One panel per cohort: actual retention by age (solid) and the projection made earlier (dashed, band shaded).
 
     Args:
-        curves: ``cohort, age, actual, projected, lower, upper`` (NaN where a value does
-            not apply), one row per cohort and age; ``projected_from``: the age the projection starts at.
+        curves: ``cohort, age, actual, projected, lower, upper, projected_from`` (NaN where a
+            value does not apply), one row per cohort and age; projected_from is the age the
+            projection starts at.
         title: the figure title.
     """
     require_columns(curves, ["cohort", "age", "actual", "projected", "lower", "upper", "projected_from"],
                     "projected_retention_chart")
-    figure, axis = new_figure(11, 5.6)
-    for index, (cohort, curve) in enumerate(curves.groupby("cohort", sort=True)):
-        color = PALETTE[index % len(PALETTE)]
-        name = pd.Timestamp(cohort).strftime("%b %Y")
-        axis.plot(curve["age"], curve["actual"], color=color, linewidth=2, label=f"{name} cohort, actual")
-        ahead = curve[curve["age"] >= curve["projected_from"]]
-        axis.fill_between(ahead["age"], ahead["lower"], ahead["upper"], color=color, alpha=0.15, linewidth=0)
-        axis.plot(ahead["age"], ahead["projected"], color=color, linewidth=1.6, linestyle="--",
-                  label=f"{name} cohort, projected")
-    axis.set_ylim(0, 1.02)
-    axis.yaxis.set_major_formatter(SHARE_FORMATTER)
-    axis.set_ylabel("share of the cohort still paying")
-    axis.set_xlabel("months since the cohort's first payment")
-    axis.set_title(title)
-    axis.legend(loc="lower left", frameon=False, ncol=2)
+    groups = list(curves.groupby("cohort", sort=True))
+    columns = min(2, max(len(groups), 1))
+    rows = max(1, int(np.ceil(len(groups) / columns)))
+    figure, axes = new_figure(11, 3.3 * rows + 0.6, rows, columns, sharey=True)
+    axes = np.atleast_1d(axes).ravel()
+    for index, (cohort, curve) in enumerate(groups):
+        axis, color = axes[index], PALETTE[index % len(PALETTE)]
+        start = int(curve["projected_from"].iloc[0])
+        ahead = curve[curve["age"] >= start]
+        axis.fill_between(ahead["age"], as_floats(ahead["lower"]), as_floats(ahead["upper"]), color=color,
+                          alpha=0.18, linewidth=0, label="projection band")
+        axis.plot(curve["age"], as_floats(curve["actual"]), color="#222222", linewidth=1.8, label="actual")
+        axis.plot(ahead["age"], as_floats(ahead["projected"]), color=color, linewidth=2, linestyle="--",
+                  label="projected")
+        axis.axvline(start, color="#999999", linewidth=0.8, linestyle=":")
+        axis.set_title(f"{pd.Timestamp(cohort):%b %Y} cohort (projected from month {start})", fontsize=10.5)
+        axis.set_ylim(0, 1.02)
+        axis.yaxis.set_major_formatter(SHARE_FORMATTER)
+        axis.set_xlabel("months since first payment")
+        if index % columns == 0:
+            axis.set_ylabel("share still paying")
+    for axis in axes[len(groups):]:
+        axis.set_visible(False)
+    if groups:
+        axes[0].legend(loc="lower left", frameon=False)
+    figure.suptitle(title)
     return figure
 
 
@@ -119,12 +132,12 @@ def ltv_by_segment_chart(comparison: pd.DataFrame, methods: Sequence[str] | None
         axis.barh(offsets, shown, height=height * 0.92, color=LTV_METHOD_COLORS.get(method, PALETTE[index]),
                   label=method, zorder=2)
         for y, value in zip(offsets, values):
-            if not np.isfinite(value):
-                axis.text(0, y, " n/a", va="center", fontsize=8.5, color="#555555")
+            label = f" {money_label(value)}" if np.isfinite(value) else " n/a"
+            axis.text(value if np.isfinite(value) else 0, y, label, va="center", fontsize=8.5, color="#333333")
     axis.set_yticks(positions)
     axis.set_yticklabels(segments)
     axis.invert_yaxis()
-    axis.set_xlim(0, finite_max * 1.08 if finite_max > 0 else 1)
+    axis.set_xlim(0, finite_max * 1.15 if finite_max > 0 else 1)
     axis.xaxis.set_major_formatter(MONEY_FORMATTER)
     axis.set_xlabel("lifetime value per customer (USD)")
     axis.set_title(title)
