@@ -202,7 +202,8 @@ def parameter_draws(fit: SBGFit, draws: int, seed: int = 0) -> np.ndarray:
     """
     if max(fit.alpha, fit.beta) < GEOMETRIC_EDGE:
         try:
-            return fit.parameter_draws(draws, seed=seed)
+            with np.errstate(over="ignore"):  # a flat likelihood draws huge values; clipped below
+                return np.clip(fit.parameter_draws(draws, seed=seed), *np.exp(LOG_BOUNDS))
         except ValueError:
             pass
     lost = np.asarray(fit.churned, dtype=float)
