@@ -75,7 +75,8 @@ def ltv_chart_frame(comparison: pd.DataFrame) -> pd.DataFrame:
 
 def cohort_fit_table(sbg: pd.DataFrame, cohorts: int = 12) -> pd.DataFrame:
     """The most recent fitted cohorts: size, α, β, expected lifetime and LTV, formatted."""
-    fitted = sbg[sbg["cohort"].notna()].sort_values("cohort").groupby("segment").tail(cohorts)
+    fitted = sbg[sbg["cohort"].notna()].sort_values("cohort").groupby("segment").tail(cohorts).sort_values(
+        ["segment", "cohort"])
     shown = fitted.replace([np.inf, -np.inf], np.nan)
     columns = {"segment": "segment", "cohort": "cohort", "customers": "customers", "alpha": "α", "beta": "β",
                "expected_lifetime": "mean lifetime (months)", "discounted_lifetime": "discounted lifetime (months)",
