@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--as-of", default="auto",
                         help="YYYY-MM-DD, or auto: the day after the last complete month in the data (default)")
     report.add_argument("--reports", default=None,
-                        help="comma-separated report names (default: all): overview,cohort,churn,backtest")
+                        help="comma-separated report names (default: all): overview,cohort,churn,backtest,ltv")
     report.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a notebook parameter; repeat for several (checked against the notebooks)")
     report.add_argument("--models-dir", type=Path, default=None, help="default: $MODELS_DIR or models/")

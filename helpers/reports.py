@@ -44,6 +44,7 @@ REPORT_NOTEBOOKS: dict[str, str] = {
     "cohort": "02_cohort_report.ipynb",
     "churn": "04_churn_report.ipynb",
     "backtest": "05_model_backtest.ipynb",
+    "ltv": "06_ltv_forecast.ipynb",
 }
 # Reports that read the registered models: skipped, saying what to run, when none fit the warehouse.
 REPORTS_NEEDING_MODELS = ("churn", "backtest")

@@ -158,6 +158,6 @@ def test_relative_paths_reach_the_notebooks_as_absolute_ones(setup, monkeypatch)
 
 def test_a_spark_run_of_reports_that_read_only_duckdb_is_refused_before_spark_starts(setup):
     # Notebooks 01 and 05 declare no engine: with them, Spark would read the export and they the DuckDB file.
-    with pytest.raises(ReportError, match="overview.*backtest.*--reports \\(cohort, churn\\)"):
+    with pytest.raises(ReportError, match="overview.*backtest.*--reports \\(cohort, churn, ltv\\)"):
         run_reports(parameters={"engine": "spark"}, **setup)
     assert not setup["reports_dir"].exists()

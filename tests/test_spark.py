@@ -143,6 +143,8 @@ CASES: dict[str, Callable[[object, Warehouse], pd.DataFrame]] = {
     "logo_retention": lambda con, w: cohorts.retention_table(con, "logo"),
     "revenue_retention_between": lambda con, w: cohorts.retention_table(con, "revenue", start=w.start, end=w.end),
     "tenure_table": lambda con, w: survival.tenure_table(con, w.as_of, segment="plan_tier"),
+    "retention_metrics_by_first_plan": lambda con, w: revenue.retention_metrics(con, segment="plan_at_first_payment"),
+    "revenue_retention_by_current_plan": lambda con, w: cohorts.retention_table(con, "revenue", segment="current_plan"),
     "snapshot": lambda con, w: features.snapshot(con, w.as_of, horizon_days=90),
     "churn_events": lambda con, w: features.churn_events(con),
 }

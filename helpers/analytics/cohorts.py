@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers.analytics.revenue import customer_months_sql, month_bounds
+from helpers.analytics.revenue import customer_months_sql, month_bounds, segmented
+from helpers.analytics.segments import check_segment
 from helpers.dates import DateLike
 from helpers.warehouse.engine import Connection
 from helpers.warehouse.queries import fetch_frame, load_sql
@@ -25,6 +26,7 @@ def retention_table(
     start: DateLike | None = None,
     end: DateLike | None = None,
     pivot: bool = False,
+    segment: str | None = None,
 ) -> pd.DataFrame:
     """Retention of each cohort by age in months, tidy or as a cohort x age matrix.
 
@@ -36,6 +38,9 @@ def retention_table(
             ``end`` is also the last month observed, so later data is not used.
         pivot: return the matrix (index cohort, columns age, values retention;
             NaN where an age is not observed yet) instead of the tidy frame.
+        segment: None / "" for all customers, else a name from ``segments.segment_names()``:
+            cohorts are then split by segment (a ``segment`` column first; the
+            matrix is indexed by segment and cohort).
 
     Returns:
         Tidy: ``cohort, age, month, cohort_customers, cohort_new_mrr,
@@ -44,12 +49,13 @@ def retention_table(
     """
     if kind not in RETENTION_KINDS:
         raise ValueError(f"kind must be one of {', '.join(map(repr, RETENTION_KINDS))}; got {kind!r}")
+    name = check_segment(segment)
     sql = load_sql(
         "cohort_retention",
         month_spine=load_sql("mrr_month_spine"),
-        customer_months=customer_months_sql(),
+        customer_months=customer_months_sql(name),
     )
-    table = fetch_frame(con, sql, month_bounds(start, end))
+    table = segmented(fetch_frame(con, sql, month_bounds(start, end)), name)
     table = table.rename(columns={f"{kind}_retention": "retention"}).drop(
         columns=[f"{other}_retention" for other in RETENTION_KINDS if other != kind]
     )
@@ -63,8 +69,10 @@ def retention_matrix(table: pd.DataFrame) -> pd.DataFrame:
         table: the tidy output of ``retention_table``.
 
     Returns:
-        Index ``cohort``, one column per age (0, 1, ...), values ``retention``.
+        Index ``cohort`` (``segment, cohort`` for a segmented table), one column
+        per age (0, 1, ...), values ``retention``.
     """
-    matrix = table.pivot(index="cohort", columns="age", values="retention")
+    index = ["segment", "cohort"] if "segment" in table.columns else "cohort"
+    matrix = table.pivot(index=index, columns="age", values="retention")
     matrix.columns.name = "age"
     return matrix

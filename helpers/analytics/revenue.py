@@ -12,6 +12,9 @@ where undefined. Months are pandas Timestamps of the first day of the month.
 
 Every function takes a DuckDB connection or a SparkSession: the same SQL
 files run on both (``helpers.warehouse.engine``, ``helpers.warehouse.spark``).
+Each also takes ``segment`` (a name from ``segments.segment_names()``): the
+result then has a ``segment`` column first and one set of rows per segment
+value, from the same single query; segments add up to the unsegmented result.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import datetime as dt
 
 import pandas as pd
 
+from helpers.analytics.segments import check_segment, customer_segments_sql
 from helpers.dates import DateLike, to_date
 from helpers.warehouse.engine import Connection
 from helpers.warehouse.queries import fetch_frame, load_sql
@@ -52,62 +56,79 @@ def _month_spine_sql() -> str:
     return load_sql("mrr_month_spine")
 
 
-def customer_months_sql() -> str:
-    """SQL of the active customer months (month, customer_id, mrr) over the whole history."""
-    return load_sql("mrr_customer_months", month_spine=_month_spine_sql())
+def customer_months_sql(segment: str | None = None) -> str:
+    """SQL of the active customer months (month, customer_id, mrr, segment) over the whole history.
 
-
-def _customer_movements_sql() -> str:
+    Args:
+        segment: a checked segment name, or None for the single segment ``'all'``.
+    """
     return load_sql(
-        "mrr_customer_movements", month_spine=_month_spine_sql(), customer_months=customer_months_sql()
+        "mrr_customer_months", month_spine=_month_spine_sql(), customer_segments=customer_segments_sql(segment)
     )
 
 
-def _movements_sql() -> str:
+def _customer_movements_sql(segment: str | None = None) -> str:
+    return load_sql(
+        "mrr_customer_movements", month_spine=_month_spine_sql(), customer_months=customer_months_sql(segment)
+    )
+
+
+def _movements_sql(segment: str | None = None) -> str:
     return load_sql(
         "mrr_movements",
         month_spine=_month_spine_sql(),
-        customer_months=customer_months_sql(),
-        customer_movements=_customer_movements_sql(),
+        customer_months=customer_months_sql(segment),
+        customer_movements=_customer_movements_sql(segment),
     )
 
 
+def segmented(frame: pd.DataFrame, segment: str | None) -> pd.DataFrame:
+    """The query's rows with ``segment`` first when one was asked for, without the column otherwise."""
+    if segment is None:
+        return frame.drop(columns="segment").reset_index(drop=True)
+    return frame[["segment", *(column for column in frame.columns if column != "segment")]]
+
+
 def mrr_by_customer_month(
-    con: Connection, start: DateLike | None = None, end: DateLike | None = None
+    con: Connection, start: DateLike | None = None, end: DateLike | None = None, segment: str | None = None
 ) -> pd.DataFrame:
     """Each customer's MRR in each month it is active (MRR > 0).
 
     Args:
         con: an open warehouse connection, or a SparkSession (see ``helpers.warehouse.engine``).
         start, end: first and last month (any day of it; None = the whole history).
+        segment: None / "" for all customers, else a name from ``segments.segment_names()``.
 
     Returns:
         ``month, customer_id, mrr`` (Decimal), sorted by month and customer.
     """
-    sql = load_sql("mrr_by_customer_month", customer_months=customer_months_sql())
-    return fetch_frame(con, sql, month_bounds(start, end))
+    name = check_segment(segment)
+    sql = load_sql("mrr_by_customer_month", customer_months=customer_months_sql(name))
+    return segmented(fetch_frame(con, sql, month_bounds(start, end)), name)
 
 
 def customer_movements(
-    con: Connection, start: DateLike | None = None, end: DateLike | None = None
+    con: Connection, start: DateLike | None = None, end: DateLike | None = None, segment: str | None = None
 ) -> pd.DataFrame:
     """Each customer's MRR movement per month: who is new, reactivated, expanded, contracted or churned.
 
     Args:
         con: an open warehouse connection, or a SparkSession (see ``helpers.warehouse.engine``).
         start, end: first and last month (any day of it; None = the whole history).
+        segment: None / "" for all customers, else a name from ``segments.segment_names()``.
             Movements are classified over the whole history either way.
 
     Returns:
         ``month, customer_id, cohort_month, movement, previous_mrr, mrr, amount``;
         movement is one of MOVEMENTS or ``unchanged``; amount = mrr - previous_mrr.
     """
-    sql = load_sql("mrr_movements_by_customer", customer_movements=_customer_movements_sql())
-    return fetch_frame(con, sql, month_bounds(start, end))
+    name = check_segment(segment)
+    sql = load_sql("mrr_movements_by_customer", customer_movements=_customer_movements_sql(name))
+    return segmented(fetch_frame(con, sql, month_bounds(start, end)), name)
 
 
 def mrr_movements(
-    con: Connection, start: DateLike | None = None, end: DateLike | None = None
+    con: Connection, start: DateLike | None = None, end: DateLike | None = None, segment: str | None = None
 ) -> pd.DataFrame:
     """The monthly MRR roll-forward with its movements and customer counts.
 
@@ -118,31 +139,35 @@ def mrr_movements(
     Args:
         con: an open warehouse connection, or a SparkSession (see ``helpers.warehouse.engine``).
         start, end: first and last month (any day of it; None = the whole history).
+        segment: None / "" for all customers, else a name from ``segments.segment_names()``.
 
     Returns:
-        One row per month: ``month, starting_mrr, new, reactivation, expansion,
+        One row per month (per segment and month when segmented): ``month, starting_mrr, new, reactivation, expansion,
         contraction, churn, ending_mrr`` (Decimal; contraction and churn <= 0, and
         ending = starting + the five movements exactly), then ``starting_customers,
         active_customers, new_customers, reactivated_customers, expanded_customers,
         contracted_customers, churned_customers``.
     """
-    return fetch_frame(con, _movements_sql(), month_bounds(start, end))
+    name = check_segment(segment)
+    return segmented(fetch_frame(con, _movements_sql(name), month_bounds(start, end)), name)
 
 
 def retention_metrics(
-    con: Connection, start: DateLike | None = None, end: DateLike | None = None
+    con: Connection, start: DateLike | None = None, end: DateLike | None = None, segment: str | None = None
 ) -> pd.DataFrame:
     """Monthly logo churn, gross and net revenue retention (monthly and trailing 12 months), quick ratio, ARPA.
 
     Args:
         con: an open warehouse connection, or a SparkSession (see ``helpers.warehouse.engine``).
         start, end: first and last month (any day of it; None = the whole history).
+        segment: None / "" for all customers, else a name from ``segments.segment_names()``.
 
     Returns:
-        One row per month: ``month, logo_churn_rate, grr, nrr, grr_ttm, nrr_ttm,
+        One row per month (per segment and month when segmented): ``month, logo_churn_rate, grr, nrr, grr_ttm, nrr_ttm,
         quick_ratio`` (floats, NaN where the denominator is zero or, for the TTM
         ratios, where the month 12 months earlier precedes the data) and ``arpa``
         (Decimal rounded to cents, None without active customers).
     """
-    sql = load_sql("retention_metrics", movements=_movements_sql(), customer_months=customer_months_sql())
-    return fetch_frame(con, sql, month_bounds(start, end))
+    name = check_segment(segment)
+    sql = load_sql("retention_metrics", movements=_movements_sql(name), customer_months=customer_months_sql(name))
+    return segmented(fetch_frame(con, sql, month_bounds(start, end)), name)

@@ -176,12 +176,20 @@ class SBGFit:
         """
         _check_level(level)
         periods = np.atleast_1d(_as_periods(t, 0))
-        normal = np.random.default_rng(seed).standard_normal((draws, 2))
-        log_draws = np.log([self.alpha, self.beta]) + normal @ np.linalg.cholesky(self._covariance()).T
-        a, b = np.exp(log_draws[:, :1]), np.exp(log_draws[:, 1:])
+        pairs = self.parameter_draws(draws, seed=seed)
+        a, b = pairs[:, :1], pairs[:, 1:]
         curves = np.exp(special.betaln(a, b + periods) - special.betaln(a, b))
         lower, upper = np.quantile(curves, [(1 - level) / 2, (1 + level) / 2], axis=0)
         return pd.DataFrame({"period": periods, "survival": self.survival(periods), "lower": lower, "upper": upper})
+
+    def parameter_draws(self, draws: int = 1000, *, seed: int = 0) -> np.ndarray:
+        """(α, β) pairs drawn from the fit's asymptotic normal in log space (seeded), shape (draws, 2).
+
+        The draws projected_survival uses, for callers that propagate the
+        parameter uncertainty into other quantities (an MRR forecast).
+        """
+        normal = np.random.default_rng(seed).standard_normal((draws, 2))
+        return np.exp(np.log([self.alpha, self.beta]) + normal @ np.linalg.cholesky(self._covariance()).T)
 
     def _data(self) -> tuple[np.ndarray, float]:
         return np.asarray(self.churned, dtype=float), self.survivors

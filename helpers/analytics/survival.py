@@ -15,15 +15,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from helpers.analytics.segments import check_segment, customer_segments_sql
 from helpers.dates import DateLike, to_date
 from helpers.warehouse.engine import Connection
 from helpers.warehouse.queries import fetch_frame, load_sql
 
 # Average Gregorian month (365.2425 / 12 days): tenure in months = days / this.
 DAYS_PER_MONTH = 30.4375
-
-# Customer columns a tenure table may be segmented by (the only ones allowed).
-TENURE_SEGMENTS = ("plan_tier", "industry")
 
 ArrayLike = Sequence | np.ndarray | pd.Series
 
@@ -219,23 +217,23 @@ def tenure_table(
     Args:
         con: an open warehouse connection, or a SparkSession (see ``helpers.warehouse.engine``).
         as_of: the observation date (explicit; never the clock).
-        segment: optional customer column to add, one of TENURE_SEGMENTS.
+        segment: None / "" for none, else a name from ``segments.segment_names()``.
 
     Returns:
         ``customer_id, signup_date, churn_date`` (NaT when censored), ``churned``
         (bool, the event), ``duration_days`` (int), ``duration_months`` (days /
-        30.4375) and the segment column when asked for.
+        30.4375) and, when asked for, the segment's value as a column named after it.
     """
     as_of_date = to_date(as_of, "as_of")
     if as_of_date is None:
         raise ValueError("as_of is required: the date the tenure is observed on (e.g. the report's as_of)")
-    if segment is not None and segment not in TENURE_SEGMENTS:
-        raise ValueError(f"segment must be one of {', '.join(TENURE_SEGMENTS)} or None; got {segment!r}")
-    table = fetch_frame(con, load_sql("tenure"), {"as_of": as_of_date})
+    name = check_segment(segment)
+    sql = load_sql("tenure", customer_segments=customer_segments_sql(name))
+    table = fetch_frame(con, sql, {"as_of": as_of_date}).rename(columns={"segment": name or "segment"})
     table["duration_days"] = table["duration_days"].astype("int64")
     table["duration_months"] = table["duration_days"] / DAYS_PER_MONTH
     columns = ["customer_id", "signup_date", "churn_date", "churned", "duration_days", "duration_months"]
-    return table[columns + ([segment] if segment else [])]
+    return table[columns + ([name] if name else [])]
 
 
 def tenure_curves(
@@ -250,7 +248,7 @@ def tenure_curves(
     Args:
         con: an open warehouse connection, or a SparkSession (see ``helpers.warehouse.engine``).
         as_of: the observation date.
-        segment: None for one curve, else one of TENURE_SEGMENTS.
+        segment: None / "" for one curve, else a name from ``segments.segment_names()``.
         unit: ``"months"`` or ``"days"``.
         alpha: 1 - confidence level of the bands.
 
@@ -259,11 +257,12 @@ def tenure_curves(
     """
     if unit not in ("months", "days"):
         raise ValueError(f"unit must be 'months' or 'days'; got {unit!r}")
-    table = tenure_table(con, as_of, segment)
+    name = check_segment(segment)
+    table = tenure_table(con, as_of, name)
     if table.empty:
         raise ValueError(f"no customer signed up before as_of {to_date(as_of, 'as_of')}")
     durations = table[f"duration_{unit}"].to_numpy()
     events = table["churned"].to_numpy()
-    if segment is None:
+    if name is None:
         return kaplan_meier(durations, events, alpha=alpha)
-    return kaplan_meier_by_group(durations, events, table[segment].to_numpy(), alpha=alpha)
+    return kaplan_meier_by_group(durations, events, table[name].to_numpy(), alpha=alpha)

@@ -11,6 +11,7 @@ available as ``nb.<name>``. Each module holds one concern:
 - ``churn_report``: tables of the churn report (04): risk tiers, segments, top accounts, MRR at risk, models, drift.
 - ``training_report``: tables of the training notebook (03): evaluation metadata, model card, reliability, metrics.
 - ``backtest_report``: tables of the backtest report (05): as-of dates, in-sample note, predicted against realized churn.
+- ``ltv_report``: tables of the LTV and forecast report (06): forecast, backtest errors, LTV three ways, projections.
 """
 from helpers.notebook.backtest_report import (
     backtest_dates,
@@ -36,6 +37,7 @@ from helpers.notebook.cohort_report import (
     logrank_table,
     retention_summary_table,
     roll_forward_table,
+    segment_retention_table,
 )
 from helpers.notebook.context import (
     ReportContext,
@@ -53,6 +55,17 @@ from helpers.notebook.formatting import (
     format_percent,
     format_table,
     print_key_figures,
+)
+from helpers.notebook.ltv_report import (
+    LTV_METHODS,
+    backtest_error_table,
+    backtest_origins,
+    cohort_fit_table,
+    forecast_table,
+    ltv_chart_frame,
+    ltv_comparison,
+    ltv_table,
+    projected_against_actual,
 )
 from helpers.notebook.overview import (
     data_test_results,
@@ -84,6 +97,15 @@ from helpers.notebook.training_report import (
 )
 
 __all__ = [
+    "LTV_METHODS",
+    "backtest_error_table",
+    "backtest_origins",
+    "cohort_fit_table",
+    "forecast_table",
+    "ltv_chart_frame",
+    "ltv_comparison",
+    "ltv_table",
+    "projected_against_actual",
     "MISSING",
     "MOVEMENT_LABELS",
     "NOT_REGISTERED",
@@ -132,6 +154,7 @@ __all__ = [
     "retention_summary_table",
     "risk_tiers",
     "roll_forward_table",
+    "segment_retention_table",
     "row_count_table",
     "segment_summary",
     "tier_summary",

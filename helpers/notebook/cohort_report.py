@@ -77,3 +77,18 @@ def logrank_table(result: Any, order: Iterable[str] | None = None, segment: str 
         rename={"group": segment, "subjects": "customers", "observed": "observed churns",
                 "expected": "expected churns", "observed_over_expected": "observed / expected"},
     )
+
+
+def segment_retention_table(metrics: pd.DataFrame, month: Any) -> pd.DataFrame:
+    """One column per segment, one row per metric, for ``month``: the segments side by side.
+
+    Args:
+        metrics: ``revenue.retention_metrics(..., segment=...)`` rows.
+        month: the month to show (first day).
+    """
+    latest = metrics[metrics["month"] == pd.Timestamp(month)]
+    columns = {"logo_churn_rate": "logo churn", "grr": "GRR", "nrr": "NRR", "grr_ttm": "GRR (TTM)",
+               "nrr_ttm": "NRR (TTM)", "arpa": "ARPA"}
+    shown = format_table(latest[["segment", *columns]], percent=["logo_churn_rate", "grr", "nrr", "grr_ttm", "nrr_ttm"],
+                         money=["arpa"], index="segment", rename=columns)
+    return shown.T

@@ -12,7 +12,7 @@ Inputs are the frames the analytics functions return (``revenue``,
 ``backtest``); money may arrive as ``Decimal`` and is converted to float only
 for drawing.
 
-One module per subject: ``style``, ``overview``, ``revenue``, ``evaluation``, ``churn``, ``backtest``. Notebooks use
+One module per subject: ``style``, ``overview``, ``revenue``, ``evaluation``, ``churn``, ``backtest``, ``ltv``. Notebooks use
 ``from helpers import plots`` and call ``plots.<chart>``.
 """
 
@@ -32,6 +32,12 @@ from helpers.plots.evaluation import (
     reliability_chart,
     roc_chart,
     survival_calibration_chart,
+)
+from helpers.plots.ltv import (
+    LTV_METHOD_COLORS,
+    forecast_fan_chart,
+    ltv_by_segment_chart,
+    projected_retention_chart,
 )
 from helpers.plots.overview import (
     customer_counts_chart,
@@ -54,6 +60,10 @@ from helpers.plots.style import (
 )
 
 __all__ = [
+    "LTV_METHOD_COLORS",
+    "forecast_fan_chart",
+    "ltv_by_segment_chart",
+    "projected_retention_chart",
     "MODEL_COLORS",
     "MOVEMENT_COLORS",
     "PLAN_TIER_COLORS",

@@ -3,7 +3,9 @@
 -- cohorts between $start_month and $end_month (null = unbounded), observed up
 -- to $end_month (null = the end of the history). logo_retention = share of
 -- the cohort active at that age; revenue_retention = the cohort's MRR at that
--- age / its new-business MRR (its MRR in the cohort month).
+-- age / its new-business MRR (its MRR in the cohort month). One row per
+-- segment too (a segment's cohort is its customers who started that month;
+-- a single segment 'all' when unsegmented).
 -- The placeholders below take the mrr_*.sql files of the same names.
 with months as (
     {month_spine}
@@ -23,13 +25,17 @@ observed as (
 cohort_members as (
     select
         customer_id,
+        segment,
         min(month) as cohort
     from customer_months
-    group by customer_id
+    group by
+        customer_id,
+        segment
 ),
 
 cohort_activity as (
     select
+        cohort_members.segment,
         cohort_members.cohort,
         customer_months.month,
         count(*) as active_customers,
@@ -38,12 +44,14 @@ cohort_activity as (
     inner join cohort_members
         on cohort_members.customer_id = customer_months.customer_id
     group by
+        cohort_members.segment,
         cohort_members.cohort,
         customer_months.month
 ),
 
 cohort_sizes as (
     select
+        segment,
         cohort,
         active_customers as cohort_customers,
         mrr as cohort_new_mrr
@@ -55,6 +63,7 @@ cohort_sizes as (
 -- ages with no active customer show as zero rather than missing.
 grid as (
     select
+        cohort_sizes.segment,
         cohort_sizes.cohort,
         months.month,
         cohort_sizes.cohort_customers,
@@ -69,6 +78,7 @@ grid as (
 
 final as (
     select
+        grid.segment,
         grid.cohort,
         cast(
             (extract(year from grid.month) - extract(year from grid.cohort)) * 12
@@ -86,11 +96,13 @@ final as (
             / cast(grid.cohort_new_mrr as double) as revenue_retention
     from grid
     left join cohort_activity
-        on cohort_activity.cohort = grid.cohort
+        on cohort_activity.segment = grid.segment
+        and cohort_activity.cohort = grid.cohort
         and cohort_activity.month = grid.month
 )
 
 select * from final
 order by
+    segment,
     cohort,
     age

@@ -9,7 +9,8 @@ final as (
     select
         month,
         customer_id,
-        mrr
+        mrr,
+        segment
     from customer_months
     where month >= coalesce(cast($start_month as date), month)
         and month <= coalesce(cast($end_month as date), month)

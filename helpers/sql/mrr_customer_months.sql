@@ -3,7 +3,9 @@
 -- start_date <= first day of M < end_date (end_date exclusive, null =
 -- ongoing): a subscription starting mid-month counts from the next month,
 -- one that starts and ends within a month never counts. Inactive months have
--- no row. The month_spine placeholder below takes mrr_month_spine.sql.
+-- no row. Each row carries the customer's segment (the customer_segments
+-- placeholder takes one of segments/*.sql; 'all' when unsegmented). The
+-- month_spine placeholder below takes mrr_month_spine.sql.
 with subscriptions as (
     select
         customer_id,
@@ -17,6 +19,10 @@ with subscriptions as (
 
 months as (
     {month_spine}
+),
+
+customer_segments as (
+    {customer_segments}
 ),
 
 covered as (
@@ -43,11 +49,14 @@ customer_months as (
 
 final as (
     select
-        month,
-        customer_id,
-        cast(mrr as decimal(18, 2)) as mrr
+        customer_months.month,
+        customer_months.customer_id,
+        cast(customer_months.mrr as decimal(18, 2)) as mrr,
+        customer_segments.segment
     from customer_months
-    where mrr > 0
+    inner join customer_segments
+        on customer_segments.customer_id = customer_months.customer_id
+    where customer_months.mrr > 0
 )
 
 select * from final

@@ -26,6 +26,7 @@ history_end as (
 sequenced as (
     select
         customer_id,
+        segment,
         month,
         mrr,
         min(month) over (partition by customer_id) as cohort_month,
@@ -39,6 +40,7 @@ active_movements as (
     select
         month,
         customer_id,
+        segment,
         cohort_month,
         case
             when previous_active_month is null then 'new'
@@ -61,6 +63,7 @@ churn_movements as (
     select
         cast(sequenced.month + interval 1 month as date) as month,
         sequenced.customer_id,
+        sequenced.segment,
         sequenced.cohort_month,
         'churn' as movement,
         sequenced.mrr as previous_mrr,
@@ -84,6 +87,7 @@ final as (
     select
         month,
         customer_id,
+        segment,
         cohort_month,
         movement,
         cast(previous_mrr as decimal(18, 2)) as previous_mrr,

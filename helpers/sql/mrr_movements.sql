@@ -1,7 +1,8 @@
 -- The monthly MRR roll-forward: starting MRR, the signed movements and
 -- ending MRR of every month of the history between $start_month and
 -- $end_month (first days of months; null = unbounded), with the customer
--- counts of each movement. ending = starting + new + reactivation +
+-- counts of each movement, per segment (one row per month and segment value;
+-- a single segment 'all' when unsegmented, so segments add up to it). ending = starting + new + reactivation +
 -- expansion + contraction + churn. Starting and ending MRR come from the
 -- customer months directly, not from the movements, so the identity is a
 -- check on the classification. The placeholders below take the mrr_*.sql
@@ -18,26 +19,38 @@ customer_movements as (
     {customer_movements}
 ),
 
+segments as (
+    select distinct
+        segment
+    from customer_months
+),
+
 selected_months as (
     select
-        month
+        months.month,
+        segments.segment
     from months
-    where month >= coalesce(cast($start_month as date), month)
-        and month <= coalesce(cast($end_month as date), month)
+    cross join segments
+    where months.month >= coalesce(cast($start_month as date), months.month)
+        and months.month <= coalesce(cast($end_month as date), months.month)
 ),
 
 totals as (
     select
         month,
+        segment,
         sum(mrr) as mrr,
         count(*) as customers
     from customer_months
-    group by month
+    group by
+        month,
+        segment
 ),
 
 movements as (
     select
         month,
+        segment,
         sum(case when movement = 'new' then amount else 0 end) as new_mrr,
         sum(case when movement = 'reactivation' then amount else 0 end) as reactivation_mrr,
         sum(case when movement = 'expansion' then amount else 0 end) as expansion_mrr,
@@ -49,12 +62,15 @@ movements as (
         count(case when movement = 'contraction' then 1 end) as contracted_customers,
         count(case when movement = 'churn' then 1 end) as churned_customers
     from customer_movements
-    group by month
+    group by
+        month,
+        segment
 ),
 
 final as (
     select
         selected_months.month,
+        selected_months.segment,
         cast(coalesce(previous_totals.mrr, 0) as decimal(18, 2)) as starting_mrr,
         cast(coalesce(movements.new_mrr, 0) as decimal(18, 2)) as new,
         cast(coalesce(movements.reactivation_mrr, 0) as decimal(18, 2)) as reactivation,
@@ -72,11 +88,16 @@ final as (
     from selected_months
     left join totals
         on totals.month = selected_months.month
+        and totals.segment = selected_months.segment
     left join totals as previous_totals
         on previous_totals.month = cast(selected_months.month - interval 1 month as date)
+        and previous_totals.segment = selected_months.segment
     left join movements
         on movements.month = selected_months.month
+        and movements.segment = selected_months.segment
 )
 
 select * from final
-order by month
+order by
+    segment,
+    month

@@ -10,6 +10,7 @@ final as (
     select
         month,
         customer_id,
+        segment,
         cohort_month,
         movement,
         previous_mrr,

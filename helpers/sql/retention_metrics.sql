@@ -1,7 +1,7 @@
 -- Monthly retention metrics from the roll-forward (the movements
 -- placeholder takes mrr_movements.sql, which selects the months) and the
 -- customer months (mrr_customer_months.sql) for the trailing-12-month
--- versions. Ratios are doubles; a ratio whose denominator is zero is null.
+-- versions, per segment (the movements' segments; 'all' when unsegmented). Ratios are doubles; a ratio whose denominator is zero is null.
 --   logo_churn_rate = churned customers / customers active the month before
 --   grr = (starting + contraction + churn) / starting
 --   nrr = (starting + expansion + contraction + churn) / starting
@@ -22,6 +22,7 @@ customer_months as (
 twelve_months_on as (
     select
         cast(base.month + interval 12 month as date) as month,
+        base.segment,
         sum(base.mrr) as base_mrr,
         sum(least(coalesce(later.mrr, 0), base.mrr)) as retained_gross_mrr,
         sum(coalesce(later.mrr, 0)) as retained_net_mrr
@@ -29,12 +30,15 @@ twelve_months_on as (
     left join customer_months as later
         on later.customer_id = base.customer_id
         and later.month = cast(base.month + interval 12 month as date)
-    group by base.month
+    group by
+        base.month,
+        base.segment
 ),
 
 final as (
     select
         movements.month,
+        movements.segment,
         cast(movements.churned_customers as double)
             / nullif(movements.starting_customers, 0) as logo_churn_rate,
         cast(movements.starting_mrr + movements.contraction + movements.churn as double)
@@ -60,7 +64,10 @@ final as (
     from movements
     left join twelve_months_on
         on twelve_months_on.month = movements.month
+        and twelve_months_on.segment = movements.segment
 )
 
 select * from final
-order by month
+order by
+    segment,
+    month

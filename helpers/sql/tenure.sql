@@ -3,13 +3,16 @@
 -- customer's first unbroken run of subscriptions (the first day no
 -- subscription covers), the rule customers.churn_date follows, but taken as
 -- known on $as_of: a churn after $as_of is not yet known and a return after a
--- churn does not undo it.
-with customers as (
+-- churn does not undo it. The customer_segments placeholder takes one of
+-- segments/*.sql ('all' when unsegmented).
+with customer_segments as (
+    {customer_segments}
+),
+
+customers as (
     select
         customer_id,
-        signup_date,
-        plan_tier,
-        industry
+        signup_date
     from raw.customers
     where signup_date < cast($as_of as date)
 ),
@@ -67,9 +70,10 @@ final as (
             customers.signup_date,
             least(coalesce(churns.first_churn_date, cast($as_of as date)), cast($as_of as date))
         ) as duration_days,
-        customers.plan_tier,
-        customers.industry
+        customer_segments.segment
     from customers
+    inner join customer_segments
+        on customer_segments.customer_id = customers.customer_id
     left join churns
         on churns.customer_id = customers.customer_id
 )

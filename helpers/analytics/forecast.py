@@ -1,0 +1,270 @@
+"""MRR forecast: existing customers' survival and expansion plus new business, with an interval, and its backtest.
+
+Month h after the last complete month L before ``as_of``:
+
+    existing(h) = Σ_a MRR_a · S(a + h) / S(a) · (1 + g)^h
+    new(h)      = Σ_{j=1..h} N_j · S(h - j) · (1 + g)^(h - j)
+
+MRR_a is the MRR in month L of the customers aged a months (since their
+first paid month), S the segment's pooled sBG survival
+(``projection.fit_pooled``; unsegmented, each plan's, summed), g the net
+expansion per month of retained MRR (``projection.expansion_trend``) and N_j
+the new-business MRR (new plus reactivation) of month L + j: the linear
+trend of the trailing ``trend_months`` times ``scenario``. The interval is
+the central ``level`` of simulated paths that draw (α, β) from the fit, g
+and its monthly deviations, the trend's coefficients and residuals, and
+which customers stay (independently, with their survival probability).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from helpers.analytics.projection import (
+    cohort_alive,
+    expansion_trend,
+    fit_pooled,
+    last_observed_month,
+    months_between,
+    parameter_draws,
+)
+from helpers.analytics.revenue import customer_movements, mrr_movements
+from helpers.analytics.segments import ALL_CUSTOMERS, check_segment
+from helpers.checks import int_in_range
+from helpers.dates import DateLike, add_months, to_date
+from helpers.warehouse.engine import Connection
+
+FORECAST_COLUMNS = ["month", "horizon", "existing", "new_business", "forecast", "lower", "upper"]
+
+
+def existing_mrr_by_age(con: Connection, as_of: DateLike, segment: str | None = None) -> pd.DataFrame:
+    """MRR and customers paying in the last complete month before ``as_of``, by segment and age in months."""
+    last = last_observed_month(as_of)
+    name = check_segment(segment)
+    frame = customer_movements(con, start=last, end=last, segment=name)
+    if name is None:
+        frame.insert(0, "segment", ALL_CUSTOMERS)
+    frame = frame[frame["mrr"] > 0].assign(age=lambda f: months_between(f["cohort_month"], last),
+                                           mrr=lambda f: f["mrr"].astype(float))
+    return frame.groupby(["segment", "age"], as_index=False).agg(mrr=("mrr", "sum"), customers=("mrr", "size"))
+
+
+def new_business_history(con: Connection, as_of: DateLike, segment: str | None = None,
+                         months: int = 12) -> pd.DataFrame:
+    """New plus reactivation MRR and customers of each of the trailing ``months`` complete months, per segment."""
+    last = last_observed_month(as_of)
+    name = check_segment(segment)
+    frame = mrr_movements(con, start=add_months(last, -(months - 1)), end=last, segment=name)
+    if name is None:
+        frame.insert(0, "segment", ALL_CUSTOMERS)
+    frame["new_mrr"] = (frame["new"] + frame["reactivation"]).astype(float)
+    frame["new_customers"] = frame["new_customers"] + frame["reactivated_customers"]
+    return frame[["segment", "month", "new_mrr", "new_customers"]]
+
+
+def _survival_draws(pairs: np.ndarray, periods: int) -> np.ndarray:
+    """S(t) for t = 0..periods - 1 under each (α, β) row: shape (draws, periods)."""
+    a, b, t = pairs[:, :1], pairs[:, 1:], np.arange(periods)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.nan_to_num(np.exp(np.minimum(special.betaln(a, b + t) - special.betaln(a, b), 0.0)))
+
+
+def _trend_draws(history: np.ndarray, horizon: int, scenario: float, draws: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """New-business MRR of months 1..horizon: the point (horizon,) and the draws (draws, horizon)."""
+    n = len(history)
+    design = np.column_stack([np.ones(n), np.arange(n)])
+    coefficients, *_ = np.linalg.lstsq(design, history, rcond=None)
+    residuals = history - design @ coefficients
+    sigma = float(np.sqrt(residuals @ residuals / max(n - 2, 1)))
+    covariance = sigma**2 * np.linalg.inv(design.T @ design)
+    future = np.column_stack([np.ones(horizon), np.arange(n, n + horizon)])
+    point = np.maximum(scenario * future @ coefficients, 0.0)
+    drawn = rng.multivariate_normal(coefficients, covariance, size=draws) @ future.T
+    noise = rng.standard_normal((draws, horizon)) * sigma
+    return point, np.maximum(scenario * (drawn + noise), 0.0)
+
+
+def _growth_draws(rate: float, error: float, spread: float, horizon: int, draws: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Cumulative growth factor of retained MRR after months 0..horizon: the point, then the draws.
+
+    Each draw takes a mean rate (rate ± its standard error) and adds each
+    month's own deviation (the spread of the observed monthly rates), so the
+    draws' spread grows with the horizon as the realized path's does.
+    """
+    means = rate + rng.standard_normal((draws, 1)) * error
+    monthly = np.vstack([np.full((1, horizon), rate), means + rng.standard_normal((draws, horizon)) * spread])
+    return np.concatenate([np.ones((draws + 1, 1)), np.cumprod(1 + monthly, axis=1)], axis=1)
+
+
+def _segment_paths(mrr_by_age: pd.DataFrame, survival: np.ndarray, growth: np.ndarray,
+                   new_business: np.ndarray, new_customer_mrr: float, horizon: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Existing and new-business MRR of months 1..horizon, one row per draw (row 0: the point forecast).
+
+    survival: S(t) per draw; growth: cumulative growth factors after months 0..horizon
+    per draw; new_business: MRR added in months 1..horizon per draw;
+    new_customer_mrr: the MRR of one new customer. Draws add the churn of
+    individual customers: each stays with probability p independently, so a
+    group of MRR M at m per customer varies by M m p (1 - p) (normal approximation).
+    """
+    ages, mrr = mrr_by_age["age"].to_numpy(), mrr_by_age["mrr"].to_numpy()
+    per_customer = mrr / np.maximum(mrr_by_age["customers"].to_numpy(), 1)
+    steps = np.arange(1, horizon + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kept = np.clip(np.nan_to_num(survival[:, ages[:, None] + steps] / survival[:, ages][:, :, None]), 0.0, 1.0)
+    existing = np.einsum("a,dah->dh", mrr, kept) * growth[:, 1:]
+    existing_variance = np.einsum("a,dah->dh", mrr * per_customer, kept * (1 - kept)) * growth[:, 1:] ** 2
+    new = np.zeros_like(existing)
+    new_variance = np.zeros_like(existing)
+    for h in steps:
+        j = np.arange(1, h + 1)
+        left, ratio = survival[:, h - j], growth[:, [h]] / growth[:, j]
+        new[:, h - 1] = (new_business[:, j - 1] * left * ratio).sum(axis=1)
+        new_variance[:, h - 1] = (new_business[:, j - 1] * new_customer_mrr * left * (1 - left) * ratio**2).sum(axis=1)
+    noise = rng.standard_normal((2, *existing.shape))
+    noise[:, 0] = 0.0  # the point forecast is the expectation
+    spread = np.sqrt(np.maximum(existing_variance, 0.0)), np.sqrt(np.maximum(new_variance, 0.0))
+    return existing + spread[0] * noise[0], new + spread[1] * noise[1]
+
+
+def forecast_mrr(
+    con: Connection,
+    as_of: DateLike,
+    horizon: int = 12,
+    segment: str | None = None,
+    scenario: float = 1.0,
+    level: float = 0.9,
+    trend_months: int = 24,
+    draws: int = 2000,
+    seed: int = 0,
+    survival_by: str = "plan_at_first_payment",
+) -> pd.DataFrame:
+    """MRR of each of the ``horizon`` months after the last complete month before ``as_of``, with an interval.
+
+    Survival, expansion and the new-business trend are fitted per value of
+    ``segment`` or, unsegmented, per value of ``survival_by`` and summed: the
+    plans churn at different rates and differ in MRR, so one logo curve for all
+    would weigh a small customer's churn like a large one's. A value whose
+    pooled curve cannot be fitted uses the curve of all customers.
+
+    Args:
+        con: an open warehouse connection or SparkSession.
+        as_of: data strictly before it.
+        horizon: months ahead (1..36).
+        segment: None / "" for all customers, else a segment name (one forecast per value).
+        scenario: multiplier of the new-business trend (1 = the trend; 0 = no new business).
+        level: central probability of the interval.
+        trend_months: trailing months of new business the trend is fitted on.
+        draws, seed: simulation draws for the interval, seeded (deterministic).
+        survival_by: the segment the unsegmented forecast is built from ("" for none).
+
+    Returns:
+        ``month, horizon, existing, new_business, forecast, lower, upper`` (floats,
+        money per month), with ``segment`` first when segmented.
+    """
+    int_in_range(horizon, "horizon", minimum=1, maximum=36)
+    int_in_range(trend_months, "trend_months", minimum=3)
+    int_in_range(draws, "draws", minimum=100)
+    if not (np.isfinite(scenario) and scenario >= 0):
+        raise ValueError(f"scenario must be a multiplier >= 0 of the new-business trend (1 = trend); got {scenario!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), e.g. 0.9; got {level!r}")
+    name = check_segment(segment)
+    strata = name or check_segment(survival_by)
+    last = last_observed_month(as_of)
+    everyone = fit_pooled(cohort_alive(con, as_of, None))[ALL_CUSTOMERS]
+    fits = fit_pooled(cohort_alive(con, as_of, strata), strict=False) if strata else {}
+    trends = expansion_trend(con, as_of, strata, trend_months).set_index("segment")
+    by_age = existing_mrr_by_age(con, as_of, strata)
+    history = new_business_history(con, as_of, strata, trend_months)
+    rng = np.random.default_rng(seed)
+    paths = {}
+    for value in sorted(set(by_age["segment"]) | set(history["segment"])):
+        recent = history[history["segment"] == value]
+        series = recent["new_mrr"].to_numpy()
+        if len(series) < 3:
+            raise ValueError(f"segment {value!r}: fewer than 3 months of history before as_of "
+                             f"{to_date(as_of, 'as_of')}; the new-business trend needs at least 3")
+        ages = by_age[by_age["segment"] == value]
+        fit = fits.get(value, everyone)
+        periods = int(ages["age"].max() if len(ages) else 0) + horizon + 1
+        pairs = np.vstack([[fit.alpha, fit.beta], parameter_draws(fit, draws, seed)])
+        rate, error, spread = (trends.loc[value, ["rate", "standard_error", "spread"]]
+                               if value in trends.index else (0.0, 0.0, 0.0))
+        growth = _growth_draws(rate, error, spread, horizon, draws, rng)
+        point_new, drawn_new = _trend_draws(series, horizon, scenario, draws, rng)
+        new_customer_mrr = float(series.sum() / max(recent["new_customers"].sum(), 1))
+        paths[value] = _segment_paths(ages, _survival_draws(pairs, periods), growth,
+                                      np.vstack([point_new, drawn_new]), new_customer_mrr, horizon, rng)
+    if not name:
+        paths = {ALL_CUSTOMERS: tuple(sum(part[i] for part in paths.values()) for i in range(2))}
+    months = [pd.Timestamp(add_months(last, h)) for h in range(1, horizon + 1)]
+    parts = []
+    for value, (existing, new) in paths.items():
+        total = existing + new
+        lower, upper = np.quantile(total[1:], [(1 - level) / 2, (1 + level) / 2], axis=0)
+        parts.append(pd.DataFrame({
+            "segment": value, "month": months, "horizon": np.arange(1, horizon + 1),
+            "existing": existing[0], "new_business": new[0], "forecast": total[0], "lower": lower, "upper": upper,
+        }))
+    result = pd.concat(parts, ignore_index=True)
+    return result if name else result.drop(columns="segment")
+
+
+def backtest_forecast(
+    con: Connection,
+    as_ofs: list[DateLike],
+    realized_before: DateLike,
+    horizon: int = 12,
+    **forecast_options,
+) -> pd.DataFrame:
+    """Forecasts made from past as-of dates beside the MRR then realized (unsegmented).
+
+    Args:
+        con: an open warehouse connection or SparkSession.
+        as_ofs: the dates the forecasts are made on (each uses only data before it).
+        realized_before: months before it count as realized (e.g. the report's as_of).
+        horizon: months ahead of each forecast.
+        forecast_options: passed to ``forecast_mrr`` (scenario, level, trend_months, draws, seed).
+
+    Returns:
+        ``as_of, month, horizon, forecast, lower, upper, realized, error`` (forecast -
+        realized), ``relative_error`` (error / realized) and ``covered`` (realized in the
+        interval), one row per forecast month already realized.
+    """
+    last_realized = last_observed_month(realized_before)
+    actual = mrr_movements(con, end=last_realized)[["month", "ending_mrr"]]
+    actual = actual.assign(realized=actual["ending_mrr"].astype(float)).drop(columns="ending_mrr")
+    rows = []
+    for as_of in as_ofs:
+        forecast = forecast_mrr(con, as_of, horizon, **forecast_options)
+        forecast.insert(0, "as_of", pd.Timestamp(to_date(as_of, "as_of")))
+        rows.append(forecast.merge(actual, on="month", how="inner"))
+    frame = pd.concat(rows, ignore_index=True)
+    frame["error"] = frame["forecast"] - frame["realized"]
+    frame["relative_error"] = frame["error"] / frame["realized"]
+    frame["covered"] = (frame["lower"] <= frame["realized"]) & (frame["realized"] <= frame["upper"])
+    return frame[["as_of", "month", "horizon", "forecast", "lower", "upper", "realized", "error",
+                  "relative_error", "covered"]]
+
+
+def backtest_errors(backtest: pd.DataFrame) -> pd.DataFrame:
+    """Error of the backtest by horizon: forecasts, mean error (bias), mean absolute error, coverage.
+
+    Returns:
+        ``horizon, forecasts, mean_error, mean_absolute_error, mean_percentage_error,
+        mean_absolute_percentage_error, coverage`` (percentages as fractions).
+    """
+    grouped = backtest.assign(absolute=backtest["error"].abs(), absolute_relative=backtest["relative_error"].abs())
+    return grouped.groupby("horizon", as_index=False).agg(
+        forecasts=("error", "size"),
+        mean_error=("error", "mean"),
+        mean_absolute_error=("absolute", "mean"),
+        mean_percentage_error=("relative_error", "mean"),
+        mean_absolute_percentage_error=("absolute_relative", "mean"),
+        coverage=("covered", "mean"),
+    )
