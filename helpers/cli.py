@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from helpers import config, reports, warehouse
+from helpers.models import backtest as backtesting
 from helpers.models import training
 from helpers.reports import ReportError
 from helpers.warehouse import export, ingest, raw_data
@@ -98,6 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--models-dir", type=Path, default=None, help="default: $MODELS_DIR or models/")
     train.add_argument("--metrics-dir", type=Path, default=None, help="default: metrics/")
     _warehouse_argument(train)
+
+    backtest = commands.add_parser(
+        "backtest", help="rolling-origin backtest: refit at each past month start, compare with what happened",
+        description="For each of the last N monthly as-of dates, train the registered recipe only on outcomes "
+                    "known before it, score it, and compare expected with realized churners and MRR lost at 90 "
+                    "days and 12 months. Writes backtest.csv and backtest.json to the metrics folder.",
+    )
+    backtest.add_argument("--dates", type=_positive_int, default=12, help="monthly as-of dates (default 12)")
+    backtest.add_argument("--params", type=Path, default=None, help="parameters file (default: params.yaml)")
+    backtest.add_argument("--models-dir", type=Path, default=None, help="default: $MODELS_DIR or models/")
+    backtest.add_argument("--metrics-dir", type=Path, default=None, help="default: metrics/")
+    _warehouse_argument(backtest)
 
     report = commands.add_parser(
         "report", help="execute the report notebooks into reports/<as_of>/ (HTML + executed notebook)",
@@ -194,8 +207,16 @@ def main(argv: list[str] | None = None) -> int:
             written = training.train_all(
                 training.load_params(args.params), args.warehouse, args.models_dir, args.metrics_dir
             )
+            for check in written["churn_model"]["guardrails"]:
+                print(f"[{check['status']}] {check['check']}: {check['message']}")
             for name, metadata in written.items():
-                print(f"{name} {metadata['version']}: {training.headline(name, metadata['metrics'])}")
+                print(f"{name} {metadata['version']}: {training.headline(name, metadata)}")
+        elif args.command == "backtest":
+            table, paths = backtesting.write_backtest(
+                training.load_params(args.params), args.dates, args.warehouse, args.models_dir, args.metrics_dir
+            )
+            print(table.to_string(index=False))
+            print(f"wrote {paths[0]} and {paths[1]}")
         elif args.command == "report":
             folder = reports.run_reports(
                 as_of=args.as_of,
