@@ -132,9 +132,9 @@ def test_survival_metrics_refuse_rows_censored_before_the_time():
 
 def test_the_split_adapts_to_short_history_and_names_the_months_needed():
     long = plan_split(dt.date(2022, 1, 1), dt.date(2024, 12, 31))
-    assert long.test_start == dt.date(2024, 1, 1) and len(long.test_dates) == 12
+    assert long.test_start == dt.date(2023, 12, 1) and len(long.test_dates) == 13
     short = plan_split(dt.date(2023, 7, 1), dt.date(2024, 12, 31))  # 18 months
-    assert 3 <= len(short.test_dates) < 12
+    assert 3 <= len(short.test_dates) < 13
     assert short.first_as_of < short.calibration_start < short.test_start < short.observed_until
     with pytest.raises(ValueError, match=r"at least 12 whole months.*has 5"):
         plan_split(dt.date(2024, 8, 1), dt.date(2024, 12, 31))

@@ -39,8 +39,8 @@ def source_checks(snapshots: pd.DataFrame) -> list[dict[str, str]]:
 def history_check(split: Any) -> dict[str, str]:
     """How the split used the history (the split itself refuses too little)."""
     months = len(split.test_dates)
-    status = "ok" if months >= 12 else "warning"
-    note = "" if months >= 12 else " (shortened: 12 months of evaluation need more history)"
+    status = "ok" if months >= 13 else "warning"
+    note = "" if months >= 13 else " (shortened: 13 months of evaluation, to check 12-month forecasts, need more history)"
     return _check("history", status, f"trained on as-of dates {split.first_as_of} to {split.calibration_start}, "
                   f"calibrated to {split.test_start}, evaluated on {months} monthly as-of dates from "
                   f"{split.test_start}{note}")

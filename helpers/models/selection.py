@@ -36,7 +36,9 @@ FEATURE_WARMUP_MONTHS = 3  # the 90-day features need three months of history
 MIN_TRAIN_MONTHS = 3
 MIN_EVALUATION_MONTHS = 3
 MIN_HISTORY_MONTHS = FEATURE_WARMUP_MONTHS + MIN_TRAIN_MONTHS + 1 + MIN_EVALUATION_MONTHS + 2
-MAX_EVALUATION_MONTHS = 12
+# Thirteen: 12 months of 30.4375 days end one day after a calendar year, so the
+# 12-month horizon needs its first evaluation date 13 months before the data end.
+MAX_EVALUATION_MONTHS = 13
 TOO_SHORT = "too little history"
 
 
