@@ -43,7 +43,9 @@ def forecast(tmp_path_factory):
     folder = tmp_path_factory.mktemp("forecast")
     company = simulate_company(CUSTOMERS, 48, "2022-01-01", seed=3, data_end=CUT - dt.timedelta(days=1))
     ingest(**company.write(folder / "files"), warehouse_path=folder / "w.duckdb", data_end=company.data_end)
-    written = training.train_all(training.load_params(), folder / "w.duckdb", folder / "models", folder / "metrics")
+    params = training.load_params()
+    params["churn_model"]["params"]["max_iter"] = 60  # fewer boosting rounds: the suite stays fast
+    written = training.train_all(params, folder / "w.duckdb", folder / "models", folder / "metrics")
     churn = registry.load_model("churn_model", folder / "models")
     risk = registry.load_model("risk_model", folder / "models")
     with warehouse.get_connection(path=folder / "w.duckdb") as con:
