@@ -35,7 +35,7 @@ from helpers.models import guardrails
 from helpers.models.churn_model import ChurnModel, reference_values
 from helpers.models.drift import feature_profile
 from helpers.models.evaluation import concordance_index
-from helpers.models.hazard import BASELINES, CANDIDATES
+from helpers.models.hazard import CANDIDATES
 from helpers.models.model_card import render_model_card
 from helpers.models.person_period import DAYS_PER_MONTH, MAX_MONTHS, attach_outcomes, person_period_rows
 from helpers.models.risk_model import RiskModel, km_calibration_gap
@@ -283,8 +283,3 @@ def headline_metrics(name: str, metadata: dict[str, Any]) -> dict[str, Any]:
         | {key: round(values["horizons"][label].get(key, float("nan")), 4) for key in ("roc_auc", "brier")}
         for model, values in metadata["metrics"].items()
     }
-
-
-def is_baseline(name: str) -> bool:
-    """Whether a candidate is one of the baselines."""
-    return name in BASELINES
