@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from helpers import config, registry, reports, threads, warehouse
+from helpers.models import backtest as backtesting
 from helpers.models import training
 from helpers.reports import ReportError
 from helpers.warehouse import export, ingest, raw_data
@@ -120,6 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="when the data cannot train a model, say why and exit 0 (the pipeline then publishes "
                             "the reports that need no model)")
     _warehouse_argument(train)
+
+    backtest = commands.add_parser(
+        "backtest", help="rolling-origin backtest: refit at each past month start, compare with what happened",
+        description="For each of the last N monthly as-of dates, train the registered recipe only on outcomes "
+                    "known before it, score it, and compare expected with realized churners and MRR lost at 90 "
+                    "days and 12 months. Writes backtest.csv and backtest.json to the metrics folder.",
+    )
+    backtest.add_argument("--dates", type=_positive_int, default=12, help="monthly as-of dates (default 12)")
+    backtest.add_argument("--params", type=Path, default=None, help="parameters file (default: params.yaml)")
+    backtest.add_argument("--models-dir", type=Path, default=None, help="default: $MODELS_DIR or models/")
+    backtest.add_argument("--metrics-dir", type=Path, default=None, help="default: metrics/")
+    _warehouse_argument(backtest)
 
     report = commands.add_parser(
         "report", help="execute the report notebooks into reports/<as_of>/ (HTML + executed notebook)",
@@ -323,8 +336,16 @@ def _run(args: argparse.Namespace) -> int:
                   f"--data-end or data.data_end): {error}. The churn and backtest reports are skipped until "
                   "models are trained for it (python -m helpers train).", file=sys.stderr)
             return 0
+        for check in written["churn_model"]["guardrails"]:
+            print(f"[{check['status']}] {check['check']}: {check['message']}")
         for name, metadata in written.items():
-            print(f"{name} {metadata['version']}: {training.headline(name, metadata['metrics'])}")
+            print(f"{name} {metadata['version']}: {training.headline(name, metadata)}")
+    elif args.command == "backtest":
+        table, paths = backtesting.write_backtest(
+            training.load_params(args.params), args.dates, args.warehouse, args.models_dir, args.metrics_dir
+        )
+        print(table.to_string(index=False))
+        print(f"wrote {paths[0]} and {paths[1]}")
     elif args.command == "report":
         folder = reports.run_reports(
             as_of=args.as_of,

@@ -113,6 +113,10 @@ _RECONSTRUCTOR = ("copyreg", "_reconstructor")
 # which runs the command line when imported, can never match).
 _SUITE_CLASSES: frozenset[tuple[str, str]] = frozenset(
     _classes("helpers.models.churn_model", "ChurnModel") | _classes("helpers.models.risk_model", "RiskModel")
+    # The time-to-churn curve both models wrap, its hazard candidates and calibration.
+    | _classes("helpers.models.time_to_churn", "TimeToChurnCurve")
+    | _classes("helpers.models.hazard", "BoostedHazard", "LogisticHazard", "BaseRateHazard", "RecencyHazard",
+               "HazardCalibration")
 )
 
 

@@ -1,4 +1,4 @@
-"""Churn model pieces: time split, vocabulary encoders, baselines, contributions."""
+"""Churn model pieces: hazard candidates on person-months, vocabulary encoders, calibration, contributions."""
 
 from __future__ import annotations
 
@@ -8,101 +8,97 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.models.churn_model import (
-    BaseRateBaseline,
-    LogisticBaseline,
-    RecencyRuleBaseline,
-    TimeSplit,
-    fit_churn_model,
+from helpers.analytics.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
+from helpers.domain import Industry, PlanTier
+from helpers.models.churn_model import ChurnModel, reference_values
+from helpers.models.hazard import (
+    BaseRateHazard,
+    BoostedHazard,
+    HazardCalibration,
+    LogisticHazard,
+    RecencyHazard,
     make_preprocessor,
 )
-from helpers.domain import Industry, PlanTier
-from helpers.analytics.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
-from helpers.models.training import churn_time_split
-
-SETTINGS = {"horizon_days": 90, "train_start": "auto", "train_end": "auto", "test_start": "auto", "test_end": "auto"}
+from helpers.models.person_period import HAZARD_FEATURES, expand
+from helpers.models.time_to_churn import TimeToChurnCurve
 
 
-def fake_snapshots(n_per_date: int = 150, dates=None, seed: int = 0, tiers=("starter", "growth")) -> pd.DataFrame:
-    """Random feature rows whose churn depends on days since the last event."""
+def person_months(n: int = 3000, seed: int = 0, tiers=("starter", "growth")) -> pd.DataFrame:
+    """Random person-month rows whose monthly churn rises with days since the last event."""
     rng = np.random.default_rng(seed)
-    dates = dates or [dt.date(2023, m, 1) for m in range(1, 9)]
-    frames = []
-    for as_of in dates:
-        frame = pd.DataFrame({name: rng.poisson(5, n_per_date).astype(float) for name in NUMERIC_FEATURES})
-        frame["days_since_last_event"] = rng.exponential(20, n_per_date)
-        frame["plan_tier"] = rng.choice(list(tiers), n_per_date)
-        frame["industry"] = rng.choice(["FinTech", "Other"], n_per_date)
-        frame["as_of"] = as_of
-        frame["customer_id"] = [f"C{i}" for i in range(n_per_date)]
-        frame["churned"] = (rng.random(n_per_date) < 1 / (1 + np.exp(3 - frame["days_since_last_event"] / 15))).astype(int)
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
-
-
-@pytest.mark.parametrize("data_start,data_end,horizon", [
-    (dt.date(2022, 1, 1), dt.date(2025, 12, 31), 90),
-    (dt.date(2022, 1, 1), dt.date(2025, 12, 31), 30),
-    (dt.date(2021, 6, 15), dt.date(2024, 8, 20), 180),
-])
-def test_no_training_label_window_overlaps_an_evaluation_one(data_start, data_end, horizon):
-    split = churn_time_split(SETTINGS | {"horizon_days": horizon}, data_start, data_end)
-    first_test = min(split.test_dates)
-    for as_of in split.train_dates:
-        assert as_of + dt.timedelta(days=horizon) <= first_test
-    # Every evaluation label window lies inside the data.
-    assert max(split.test_dates) + dt.timedelta(days=horizon) <= data_end + dt.timedelta(days=1)
-    assert len(split.test_dates) == 12
-    assert min(split.train_dates) >= data_start
-
-
-def test_overlapping_windows_are_refused():
-    with pytest.raises(ValueError, match="label windows overlap"):
-        TimeSplit((dt.date(2024, 1, 1), dt.date(2024, 6, 1)), (dt.date(2024, 7, 1),), 90)
-    with pytest.raises(ValueError, match="label windows overlap"):
-        churn_time_split(SETTINGS | {"train_end": "2025-06-01"}, dt.date(2022, 1, 1), dt.date(2025, 12, 31))
+    frame = pd.DataFrame({name: rng.poisson(5, n).astype(float) for name in NUMERIC_FEATURES})
+    frame["days_since_last_event"] = rng.exponential(20, n)
+    frame["is_annual"] = 0.0
+    frame["plan_tier"] = rng.choice(list(tiers), n)
+    frame["industry"] = rng.choice(["FinTech", "Other"], n)
+    frame["as_of"] = dt.date(2024, 1, 1)
+    frame["customer_id"] = [f"C{i}" for i in range(n)]
+    frame["months_ahead"] = rng.integers(1, 13, n).astype(float)
+    frame["renewal_in_period"] = 1.0
+    frame["churned"] = (rng.random(n) < 1 / (1 + np.exp(3.5 - frame["days_since_last_event"] / 15))).astype(int)
+    return frame
 
 
 def test_encoders_take_their_categories_from_the_vocabularies():
-    train = fake_snapshots(tiers=("starter", "growth"))
-    preprocessor = make_preprocessor(scale_numeric=False).fit(train[list(FEATURES)])
-    names = list(preprocessor.get_feature_names_out())
+    rows = person_months(tiers=("starter", "growth"))
+    names = list(make_preprocessor(scale_numeric=False).fit(rows[list(HAZARD_FEATURES)]).get_feature_names_out())
     for tier in PlanTier.values():
         assert f"plan_tier_{tier}" in names
     for industry in Industry.values():
         assert f"industry_{industry}" in names
-    model = fit_churn_model(train, 90, {"max_iter": 20, "min_samples_leaf": 10})
-    unseen = train.head(3).assign(plan_tier="custom", industry="PropTech")
-    probabilities = model.predict_proba(unseen)
-    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    model = LogisticHazard().fit(rows)
+    unseen = rows.head(3).assign(plan_tier="custom", industry="PropTech")
+    assert ((model.hazard(unseen) >= 0) & (model.hazard(unseen) <= 1)).all()
     with pytest.raises(ValueError):
-        model.predict_proba(train.head(1).assign(plan_tier="platinum"))
-
-
-def test_calibrated_model_ranks_by_the_signal_and_explains_itself():
-    train = fake_snapshots(n_per_date=300)
-    model = fit_churn_model(train, 90, {"max_iter": 50, "min_samples_leaf": 20})
-    test = fake_snapshots(n_per_date=300, dates=[dt.date(2024, 1, 1)], seed=5)
-    scores = model.predict_proba(test)
-    assert np.corrcoef(scores, test["days_since_last_event"])[0, 1] > 0.5
-    contributions = model.contributions(test.head(50))
-    assert list(contributions.columns) == list(FEATURES)
-    # The feature that drives churn is the largest contributor on average.
-    assert contributions.abs().mean().idxmax() == "days_since_last_event"
-    # A row already at the reference value of a feature gets no contribution from it.
-    at_reference = test.head(1).assign(days_since_last_event=model.reference["days_since_last_event"])
-    assert model.contributions(at_reference)["days_since_last_event"].iloc[0] == pytest.approx(0.0)
-
-
-def test_baselines():
-    train = fake_snapshots()
-    test = fake_snapshots(dates=[dt.date(2024, 1, 1)], seed=9)
-    assert np.allclose(BaseRateBaseline().fit(train).predict_proba(test), train["churned"].mean())
-    rule = RecencyRuleBaseline().fit(train)
-    scores = rule.predict_proba(test)
-    order = np.argsort(test["days_since_last_event"].to_numpy())
-    # Longer silence never predicts much less risk than a shorter one (bins are monotone here).
-    assert scores[order[-20:]].mean() > scores[order[:20]].mean()
-    logistic = LogisticBaseline().fit(train).predict_proba(test)
-    assert ((logistic > 0) & (logistic < 1)).all()
+        model.hazard(rows.head(1).assign(plan_tier="platinum"))
     assert set(CATEGORICAL_FEATURES) == {"plan_tier", "industry"}
+
+
+def test_learned_candidates_rank_by_the_signal():
+    train, test = person_months(seed=1), person_months(seed=2)
+    for model in (BoostedHazard({"max_iter": 50, "min_samples_leaf": 20}).fit(train), LogisticHazard().fit(train)):
+        assert np.corrcoef(model.hazard(test), test["days_since_last_event"])[0, 1] > 0.5
+
+
+def test_baselines_are_the_life_table_and_the_recency_rule():
+    train, test = person_months(seed=3), person_months(seed=4)
+    life = BaseRateHazard().fit(train)
+    for month in (1, 7, 12):
+        rows = train["months_ahead"] == month
+        assert life.hazard(test[test["months_ahead"] == month])[0] == pytest.approx(train.loc[rows, "churned"].mean())
+    rule = RecencyHazard().fit(train)
+    scores = rule.hazard(test)
+    order = np.argsort(test["days_since_last_event"].to_numpy())
+    assert scores[order[-100:]].mean() > scores[order[:100]].mean()
+
+
+def test_calibration_maps_are_monotone_and_none_is_the_identity():
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(0, 0.3, 2000)
+    labels = (rng.random(2000) < raw * 1.5).astype(int)
+    grid = np.linspace(0.0, 0.3, 50)
+    for method in ("sigmoid", "isotonic"):
+        mapped = HazardCalibration(method).fit(raw, labels).apply(grid)
+        assert (np.diff(mapped) >= -1e-12).all()
+    assert np.array_equal(HazardCalibration("none").fit(raw, labels).apply(grid), grid)
+    with pytest.raises(ValueError, match="calibration"):
+        HazardCalibration("platt").fit(raw, labels)
+
+
+def snapshot_rows(n: int = 50, seed: int = 5) -> pd.DataFrame:
+    rows = person_months(n, seed)
+    return rows.drop(columns=["months_ahead", "renewal_in_period", "churned"])
+
+
+def test_the_churn_probability_is_one_minus_the_curve_and_explains_itself():
+    train = person_months(seed=6)
+    curve = TimeToChurnCurve(LogisticHazard().fit(train), HazardCalibration("none"), "logistic_regression")
+    snapshots = snapshot_rows()
+    model = ChurnModel(curve, 92, reference_values(snapshots))
+    hazards = curve.hazard_model.hazard(expand(snapshots, 3)).reshape(len(snapshots), 3)
+    assert np.allclose(model.predict_proba(snapshots), 1 - np.prod(1 - hazards, axis=1))
+    contributions = model.contributions(snapshots)
+    assert list(contributions.columns) == list(FEATURES)
+    assert contributions.abs().mean().idxmax() == "days_since_last_event"
+    at_reference = snapshots.head(1).assign(days_since_last_event=model.reference["days_since_last_event"])
+    assert model.contributions(at_reference)["days_since_last_event"].iloc[0] == pytest.approx(0.0)

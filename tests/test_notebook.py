@@ -14,7 +14,7 @@ from conftest import subscription_frame
 
 from helpers import config, dates
 from helpers import notebook as nb
-from helpers.models.churn_model import TimeSplit
+from helpers.models.selection import Split
 
 DATA_END = dt.date(2025, 6, 30)
 ROWS = [
@@ -262,39 +262,54 @@ def test_mrr_at_risk_by_horizon_and_table():
 
 def test_backtest_dates_end_before_the_report_as_of(small_warehouse):
     with nb.connect("duckdb", str(small_warehouse)) as con:
-        # Data ends 2025-06-30: a 30-day window must end by 2025-07-01.
-        assert nb.backtest_dates(con, dt.date(2025, 7, 1), 30, 3) == [
-            dt.date(2025, 4, 1), dt.date(2025, 5, 1), dt.date(2025, 6, 1)]
+        # Data ends 2025-06-30: a 90-day window must end by 2025-07-01.
+        assert nb.backtest_dates(con, dt.date(2025, 7, 1), 3) == [
+            dt.date(2025, 2, 1), dt.date(2025, 3, 1), dt.date(2025, 4, 1)]
         # An earlier as-of date moves the dates back: no outcome after it is used.
-        assert nb.backtest_dates(con, dt.date(2025, 5, 1), 30, 2) == [dt.date(2025, 3, 1), dt.date(2025, 4, 1)]
+        assert nb.backtest_dates(con, dt.date(2025, 5, 1), 2) == [dt.date(2024, 12, 1), dt.date(2025, 1, 1)]
 
 
-def test_in_sample_note_states_the_caveat():
-    results = pd.DataFrame({"in_sample": [True, False]})
-    note = nb.in_sample_note(results, (dt.date(2024, 1, 1), dt.date(2025, 1, 1)),
-                             {"test_as_of": ["2025-02-01", "2025-05-01"]})
-    assert "1 of 2 dates" in note and "2024-01-01 to 2025-01-01" in note and "2025-02-01" in note
-    assert "out-of-time check" in nb.in_sample_note(pd.DataFrame({"in_sample": [False]}),
-                                                    (dt.date(2024, 1, 1), dt.date(2024, 6, 1)))
+def test_a_report_before_the_training_outcomes_end_says_it_is_in_sample():
+    meta = {"trained_through": "2025-06-30"}
+    warning = nb.in_sample_warning(dt.date(2025, 3, 1), meta)
+    assert "In-sample" in warning and "2025-06-30" in warning and "2025-03-01" in warning
+    assert nb.in_sample_warning(dt.date(2025, 7, 1), meta) == ""
+    assert nb.in_sample_warning(dt.date(2025, 3, 1), {}) == ""
+
+
+def test_out_of_sample_note_says_which_windows_are_open():
+    results = pd.DataFrame({"realized_churners_12m": [10.0, float("nan")]})
+    note = nb.out_of_sample_note(results, "logistic_regression", "sigmoid")
+    assert "out of sample" in note and "logistic_regression" in note and "For 1 dates" in note
+
+
+def test_forecast_check_reads_the_registered_candidate():
+    horizons = {"90d": {"rows": 5, "as_of_dates": 2, "expected_churners": 11.0, "realized_churners": 10,
+                        "expected_mrr_lost": 900.0, "realized_mrr_lost": 1000.0},
+                "12m": {"rows": 0}}
+    table = nb.forecast_check({"candidate": "boosted_trees", "metrics": {"boosted_trees": {"horizons": horizons}}})
+    assert table["horizon"].tolist() == ["90d"]
+    assert table["churners_error"].iloc[0] == pytest.approx(0.1)
+    assert table["mrr_error"].iloc[0] == pytest.approx(-0.1)
 
 
 def test_evaluation_model_card_says_nothing_was_registered():
-    split = TimeSplit(train_dates=(dt.date(2024, 1, 1), dt.date(2024, 2, 1)), test_dates=(dt.date(2024, 6, 1),),
-                      horizon_days=90)
-    metric = {"roc_auc": 0.8, "pr_auc": 0.4, "brier": 0.05, "top_decile_lift": 3.0,
-              "top_decile_churned_mrr_share": 0.3}
-    churn = types.SimpleNamespace(split=split, predictions=pd.DataFrame({"churned": [0, 1]}),
-                                  metrics={"churn_model": metric}, train_rows=10, train_churn_rate=0.1)
-    risk = types.SimpleNamespace(
-        train_start=dt.date(2024, 1, 1), as_of=dt.date(2024, 7, 1),
-        metrics={"held_out_customers": 5, "evaluation_as_of": "2024-07-01", "concordance": 0.7, "km_max_gap": 0.02,
-                 "km_calibration": [{"month": 1, "predicted": 0.9, "kaplan_meier": 0.92, "gap": 0.02}]},
+    split = Split(dt.date(2023, 4, 1), dt.date(2024, 6, 1), dt.date(2024, 9, 1), dt.date(2025, 1, 1))
+    horizon = {"rows": 5, "as_of_dates": 3, "expected_churners": 10.0, "realized_churners": 9,
+               "expected_mrr_lost": 100.0, "realized_mrr_lost": 90.0, "churners_ratio": 10 / 9, "brier": 0.05,
+               "roc_auc": 0.8}
+    values = {"hazard_log_loss": 0.1234567, "calibration": "sigmoid", "horizons": {"90d": horizon},
+              "time_dependent_auc": {"3m": 0.7}, "integrated_brier_score": 0.1}
+    evaluation = types.SimpleNamespace(
+        split=split, metrics={"logistic_regression": values}, selected="logistic_regression", train_rows=10,
+        train_churners=3, guardrails=[{"check": "history", "status": "ok", "message": "plenty"}],
+        risk_metrics={"customers": 5, "evaluation_as_of": "2024-09-01", "concordance": 0.7, "km_max_gap": 0.02,
+                      "km_calibration": []},
     )
-    params = nb.load_training_params()
-    card = nb.evaluation_model_card(churn, risk, params, "abcdef0123456789")
+    card = nb.evaluation_model_card(evaluation, nb.load_training_params(), "abcdef0123456789")
     assert "Not registered" in card and "The registered model was then refitted" not in card
     assert "`not registered`" in card and "`abcdef012345`" in card
-    assert "0.800" in card
+    assert "0.800" in card and "0.12346" in card and "plenty" in card
 
 
 def test_model_work_can_be_limited_to_one_openmp_thread():

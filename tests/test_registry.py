@@ -609,7 +609,7 @@ def test_the_trained_models_load_and_predict_as_before(trained_small_models):
         assert type(model) is cls
         assert get_model_metadata(name, models_dir=models_dir)["model_class"].endswith(cls.__qualname__)
         unrestricted = pickle.loads((models_dir / f"{name}.pkl").read_bytes())
-        predict = "predict_proba" if name == "churn_model" else "hazard"
+        predict = "predict_proba" if name == "churn_model" else "survival_curves"
         np.testing.assert_array_equal(getattr(model, predict)(rows), getattr(unrestricted, predict)(rows))
 
 
@@ -617,13 +617,19 @@ def test_a_sigmoid_calibrated_churn_model_round_trips(trained_small_models, tmp_
     """params.yaml may choose sigmoid calibration: its fitted parts are on the allow-list too."""
     from helpers import warehouse
     from helpers.analytics import features
-    from helpers.models.churn_model import fit_churn_model
+    from helpers.models import selection, training
+    from helpers.models.churn_model import ChurnModel, reference_values
     from helpers.dates import add_months
 
     with warehouse.get_connection(path=trained_small_models["warehouse"]) as con:
         last = add_months(warehouse.read_metadata(con)["data_end"].replace(day=1), -4)
-        train = features.stacked_snapshots(con, [add_months(last, -k) for k in range(4, 0, -1)], 90)
-    model = fit_churn_model(train, 90, {"calibration": "sigmoid", "max_iter": 10, "min_samples_leaf": 20})
+        train = training.load_snapshots(con, add_months(last, -6), last)
+    settings = {"params": {"max_iter": 10, "min_samples_leaf": 20}}
+    rows = selection.training_rows(train, last, settings)
+    for method in ("sigmoid", "isotonic"):
+        curve, _ = selection.fit_curve("boosted_trees", rows, rows, settings, method)
+        assert curve.calibration.method == method
+    model = ChurnModel(curve, 90, reference_values(train))
     save_model("churn_model", model, METADATA, models_dir=tmp_path)
     loaded = load_model("churn_model", models_dir=tmp_path)
     np.testing.assert_array_equal(loaded.predict_proba(train.head(100)), model.predict_proba(train.head(100)))

@@ -39,6 +39,8 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "mrr_change_90d",
     "subscriptions_so_far",
     "reactivated_before",
+    "is_annual",
+    "months_to_renewal",
     "events_7d",
     "events_30d",
     "events_prev_30d",

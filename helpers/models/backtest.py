@@ -1,70 +1,121 @@
-"""Backtest: for past as-of dates, the churn model's predictions against what happened.
+"""Rolling-origin backtest: at each past month start, a model trained only on what was known then.
 
-For each date: customers scored, expected churners (sum of probabilities)
-against realized churners, expected MRR lost against realized MRR lost, and
-the ROC-AUC of that date. Dates inside the model's training range are marked
-in-sample: their agreement flatters the model.
+For each origin the registered recipe (candidate and calibration method) is
+fitted on person-months whose window closed before the calibration cut,
+calibrated on those closed before the origin, and scores the customers paying
+at the origin; expected churners and MRR lost at 90 days and 12 months are
+compared with what happened (NaN while a window is still open). Snapshots are
+built once for every origin. The recipe itself was chosen at training time on
+the latest evaluation dates, the one look-ahead left (said in the report).
+``python -m helpers backtest`` writes the table to ``metrics/backtest.csv``
+and ``metrics/backtest.json``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import json
+import os
+from pathlib import Path
+from typing import Any
 
-import duckdb
+import numpy as np
 import pandas as pd
 
-from helpers import warehouse
-from helpers.analytics.features import LABEL, snapshot
-from helpers.dates import DateLike, add_months, month_start, to_date
-from helpers.models.evaluation import classification_metrics
+from helpers import config, files, registry, warehouse
+from helpers.dates import add_months, month_start
+from helpers.models.evaluation import horizon_metrics
+from helpers.models.person_period import churned_within, horizon_days
+from helpers.models.selection import MIN_TRAIN_MONTHS, calibration_rows, fit_curve, training_rows
+from helpers.models.training import load_snapshots, split_for
+
+TWELVE_MONTHS = horizon_days(12)
 
 
-def backtest(con: duckdb.DuckDBPyConnection, as_of_dates: Iterable[DateLike], churn_model) -> pd.DataFrame:
-    """Predicted against realized churn at each as-of date whose label window lies in the data.
+def origins(data_end: dt.date, horizon: int, count: int, latest: dt.date | None = None) -> list[dt.date]:
+    """The last ``count`` month starts whose ``horizon``-day window closed by the data end (and ``latest``)."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"the number of backtest dates must be a positive int, got {count!r}")
+    known = data_end + dt.timedelta(days=1)
+    if latest is not None:
+        known = min(known, latest)
+    newest = month_start(known - dt.timedelta(days=horizon))
+    return [add_months(newest, -offset) for offset in range(count - 1, -1, -1)]
+
+
+def rolling_backtest(con: Any, settings: dict[str, Any], candidate: str, calibration: str, count: int = 12,
+                     latest: dt.date | None = None) -> pd.DataFrame:
+    """Out-of-sample predictions against outcomes at the last ``count`` monthly origins.
 
     Args:
         con: a warehouse connection.
-        as_of_dates: the past dates to score.
-        churn_model: a fitted helpers.models.churn_model.ChurnModel.
+        settings: the ``churn_model`` parameters.
+        candidate, calibration: the recipe to refit at each origin (the registered model's).
+        count: how many origins.
+        latest: no origin's 90-day window may end after this day (a report's as-of date).
 
     Returns:
-        One row per date: ``as_of, customers, expected_churners, realized_churners,
-        expected_mrr_lost, realized_mrr_lost, roc_auc, in_sample``.
+        One row per origin: ``as_of``, ``trained_through``, ``customers`` and, for ``90d`` and
+        ``12m``: ``expected_churners_*``, ``realized_churners_*``, ``expected_mrr_lost_*``,
+        ``realized_mrr_lost_*``, ``roc_auc_*`` (realized NaN while the window is open).
 
     Raises:
-        ValueError: a date's label window runs past the data end (its outcome is not known yet).
+        ValueError: an origin leaves too little history before it to train.
     """
-    data_end = warehouse.data_end(con)
-    horizon = churn_model.horizon_days
-    trained = churn_model.trained_as_of
+    metadata = warehouse.read_metadata(con)
+    split = split_for(metadata["data_start"], metadata["data_end"], settings)
+    dates = origins(metadata["data_end"], 90, count, latest)
+    calibration_months = (split.test_start.year - split.calibration_start.year) * 12 + (
+        split.test_start.month - split.calibration_start.month)
+    earliest = add_months(split.first_as_of, MIN_TRAIN_MONTHS + calibration_months)
+    if dates[0] < earliest:
+        raise ValueError(
+            f"backtest origin {dates[0]} leaves too little history to train before it: the first origin can be "
+            f"{earliest}; ask for fewer dates (at most {len([d for d in dates if d >= earliest])} here)"
+        )
+    snapshots = load_snapshots(con, split.first_as_of, dates[-1])
+    follow_up_end = metadata["data_end"] + dt.timedelta(days=1)
+    if latest is not None:
+        follow_up_end = min(follow_up_end, latest)  # outcomes after a report's as-of date are not known to it
     rows = []
-    for value in as_of_dates:
-        as_of = to_date(value, "as_of_dates")
-        if as_of + dt.timedelta(days=horizon) > data_end + dt.timedelta(days=1):
-            raise ValueError(
-                f"as_of {as_of}: its {horizon}-day outcome window ends after the data end {data_end}; "
-                "choose dates at least one horizon before it"
-            )
-        frame = snapshot(con, as_of, horizon)
-        probability = churn_model.predict_proba(frame)
-        mrr = frame["mrr_current"].to_numpy(dtype=float)
-        churned = frame[LABEL].to_numpy()
-        rows.append({
-            "as_of": as_of,
-            "customers": len(frame),
-            "expected_churners": float(probability.sum()),
-            "realized_churners": int(churned.sum()),
-            "expected_mrr_lost": float((probability * mrr).sum()),
-            "realized_mrr_lost": float((churned * mrr).sum()),
-            "roc_auc": classification_metrics(churned, probability)["roc_auc"],
-            "in_sample": bool(trained is not None and trained[0] <= as_of <= trained[1]),
-        })
+    for origin in dates:
+        cut = add_months(origin, -calibration_months)
+        train = training_rows(snapshots, cut, settings)
+        curve, _ = fit_curve(candidate, train, calibration_rows(snapshots, cut, origin), settings, calibration)
+        scored = snapshots[snapshots["as_of"] == origin].reset_index(drop=True)
+        row: dict[str, Any] = {"as_of": origin, "trained_through": origin - dt.timedelta(days=1),
+                               "customers": len(scored)}
+        for label, days in (("90d", 90), ("12m", TWELVE_MONTHS)):
+            probability = curve.churn_probability(scored, days)
+            known = origin + dt.timedelta(days=days) <= follow_up_end
+            metrics = horizon_metrics(churned_within(scored, days), probability, scored["mrr_current"])
+            row[f"expected_churners_{label}"] = metrics["expected_churners"]
+            row[f"expected_mrr_lost_{label}"] = metrics["expected_mrr_lost"]
+            for key in ("realized_churners", "realized_mrr_lost", "roc_auc"):
+                row[f"{key}_{label}"] = metrics[key] if known else np.nan
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
-def backtest_dates(con: duckdb.DuckDBPyConnection, horizon_days: int, count: int = 12) -> list[dt.date]:
-    """The last ``count`` month starts whose outcome window fits in the data."""
-    last = warehouse.data_end(con) + dt.timedelta(days=1) - dt.timedelta(days=horizon_days)
-    newest = month_start(last)
-    return [add_months(newest, -offset) for offset in range(count - 1, -1, -1)]
+def write_backtest(params: dict[str, Any], count: int = 12, warehouse_path: str | os.PathLike | None = None,
+                   models_dir: str | os.PathLike | None = None,
+                   metrics_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, tuple[Path, Path]]:
+    """Run the rolling backtest with the registered recipe; write ``backtest.csv`` and ``backtest.json``.
+
+    Returns:
+        The table and the two paths written.
+    """
+    metadata = registry.get_model_metadata("churn_model", Path(models_dir) if models_dir else None)
+    if "candidate" not in metadata:
+        raise ValueError("the registered churn_model records no candidate (trained before the time-to-churn "
+                         "model); retrain it with `python -m helpers train`")
+    with warehouse.get_connection(path=warehouse_path) as con:
+        table = rolling_backtest(con, params["churn_model"], metadata["candidate"], metadata["calibration"], count)
+    folder = Path(metrics_dir) if metrics_dir else config.PROJECT_ROOT / "metrics"
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = folder / "backtest.csv", folder / "backtest.json"
+    files.write_atomically(csv_path, table.to_csv(index=False))
+    record = {"candidate": metadata["candidate"], "calibration": metadata["calibration"],
+              "model_version": metadata.get("version"), "rows": json.loads(table.to_json(orient="records", date_format="iso"))}
+    files.write_atomically(json_path, json.dumps(record, indent=2) + "\n")
+    return table, (csv_path, json_path)

@@ -103,3 +103,84 @@ def concordance_index(durations, events, risk_scores, block: int = 2048) -> floa
     if comparable == 0:
         return float("nan")
     return float(concordant / comparable)
+
+
+def horizon_metrics(labels, probabilities, mrr) -> dict[str, float]:
+    """Expected against realized churners and MRR lost, and the scores of one horizon's probabilities.
+
+    Args:
+        labels: 1 when the customer stopped paying within the horizon (every window closed).
+        probabilities: predicted 1 - S(horizon).
+        mrr: MRR of each row at its as-of date.
+
+    Returns:
+        ``rows``, ``expected_churners``, ``realized_churners``, ``expected_mrr_lost``,
+        ``realized_mrr_lost``, ``churners_ratio`` (expected / realized), ``brier``,
+        ``log_loss``, ``roc_auc`` (the cumulative/dynamic AUC at the horizon: no
+        censoring before it), ``pr_auc``.
+    """
+    y = np.asarray(labels, dtype=int)
+    p = np.clip(np.asarray(probabilities, dtype=float), 1e-9, 1 - 1e-9)
+    money = np.asarray(mrr, dtype=float)
+    both = len(np.unique(y)) == 2
+    realized = int(y.sum())
+    expected = float(p.sum())
+    return {
+        "rows": int(len(y)),
+        "expected_churners": expected,
+        "realized_churners": realized,
+        "expected_mrr_lost": float((p * money).sum()),
+        "realized_mrr_lost": float(money[y == 1].sum()),
+        "churners_ratio": expected / realized if realized else float("nan"),
+        "brier": float(np.mean((p - y) ** 2)) if len(y) else float("nan"),
+        "log_loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))) if len(y) else float("nan"),
+        "roc_auc": float(roc_auc_score(y, p)) if both else float("nan"),
+        "pr_auc": float(average_precision_score(y, p)) if both else float("nan"),
+    }
+
+
+def time_dependent_auc(durations, observed, risk_scores, time: float) -> float:
+    """Cumulative/dynamic AUC at ``time`` (Heagerty et al. 2000) for data followed at least to ``time``.
+
+    Cases stopped by ``time`` (duration <= time, observed); controls outlived it
+    (duration > time). With every row followed to ``time`` no inverse-probability
+    weights are needed (they are all one).
+
+    Args:
+        durations: time to churn, or to the end of follow-up.
+        observed: 1 when the churn was observed.
+        risk_scores: higher means likelier to have churned by ``time`` (e.g. 1 - S(time)).
+    """
+    t = np.asarray(durations, dtype=float)
+    e = np.asarray(observed, dtype=bool)
+    r = np.asarray(risk_scores, dtype=float)
+    if ((t <= time) & ~e).any():
+        raise ValueError(f"time_dependent_auc needs every row followed to {time}: some are censored before it")
+    cases = (t <= time) & e
+    if cases.all() or not cases.any():
+        return float("nan")
+    return float(roc_auc_score(cases.astype(int), r))
+
+
+def integrated_brier_score(durations, observed, curves, times) -> float:
+    """Integrated Brier score of survival curves over ``times`` (trapezoid rule, divided by the span).
+
+    Brier(t) = mean (1{T > t} - S(t))^2 over rows followed at least to the last
+    time (so no censoring weights are needed); the integral is taken from the
+    first to the last time, as scikit-survival's ``integrated_brier_score``.
+
+    Args:
+        durations, observed: time to churn or end of follow-up, and whether churn was observed.
+        curves: predicted S at each of ``times``, shape (rows, len(times)).
+        times: increasing evaluation times (at least two).
+    """
+    t = np.asarray(durations, dtype=float)
+    e = np.asarray(observed, dtype=bool)
+    grid = np.asarray(times, dtype=float)
+    if len(grid) < 2:
+        raise ValueError("integrated_brier_score needs at least two times")
+    if ((t <= grid[-1]) & ~e).any():
+        raise ValueError(f"integrated_brier_score needs every row followed to {grid[-1]}")
+    alive = (t[:, None] > grid[None, :]).astype(float)
+    brier = ((alive - np.asarray(curves, dtype=float)) ** 2).mean(axis=0)
+    return float(np.trapezoid(brier, grid) / (grid[-1] - grid[0]))

@@ -1,14 +1,21 @@
-"""The model card: what the two models are, how they were evaluated, and their limits, in markdown."""
+"""The model card: what the time-to-churn model is, how it was chosen and checked out of time, its limits."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 INTENDED_USE = (
     "Rank paying customers by their risk of stopping to pay within the horizon, so customer "
-    "success can act first where MRR is at stake, and size expected MRR at risk over 3, 6 and "
-    "12 months. Not for decisions about individuals without human review."
+    "success can act first where MRR is at stake, and size expected churners and MRR lost over "
+    "90 days, 3, 6 and 12 months. Not for decisions about individuals without human review."
 )
+CANDIDATE_NAMES = {
+    "boosted_trees": "gradient-boosted trees (scikit-learn HistGradientBoosting, early stopping)",
+    "logistic_regression": "L2-regularised logistic regression",
+    "base_rate": "the life table (base-rate baseline)",
+    "recency_rule": "the recency rule (baseline)",
+}
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
@@ -17,49 +24,80 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _number(value: Any, spec: str) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+def candidate_rows(metrics: dict[str, Any], horizon: str) -> list[list[str]]:
+    """One row per candidate: log loss, horizon Brier and ROC-AUC, time-dependent AUC, IBS."""
+    rows = []
+    for name, m in sorted(metrics.items(), key=lambda item: item[1]["hazard_log_loss"]):
+        h = m["horizons"].get(horizon, {})
+        td = m.get("time_dependent_auc", {})
+        rows.append([name, m["calibration"], _number(m["hazard_log_loss"], ".5f"), _number(h.get("brier"), ".4f"),
+                     _number(h.get("roc_auc"), ".3f"), *(_number(td.get(k), ".3f") for k in ("3m", "6m", "12m")),
+                     _number(m.get("integrated_brier_score"), ".4f")])
+    return rows
+
+
+def horizon_rows(metrics: dict[str, Any]) -> list[list[str]]:
+    """Expected against realized churners and MRR lost per horizon, out of time."""
+    rows = []
+    for label, h in metrics["horizons"].items():
+        if not h.get("rows"):
+            rows.append([label, "not evaluable yet", "", "", "", ""])
+            continue
+        rows.append([label, h.get("as_of_dates", ""), f"{h['expected_churners']:,.0f}", f"{h['realized_churners']:,}",
+                     f"${h['expected_mrr_lost']:,.0f}", f"${h['realized_mrr_lost']:,.0f}"])
+    return rows
+
+
 def render_model_card(churn: dict[str, Any], risk: dict[str, Any]) -> str:
-    """Markdown model card from the two models' registry metadata.
+    """Markdown model card from the two registry entries' metadata (the same fit).
 
     Args:
         churn: churn_model metadata (helpers.registry.get_model_metadata).
         risk: risk_model metadata.
     """
     split = churn["evaluation_split"]
-    metric_rows = [
-        [name, f"{m['roc_auc']:.3f}", f"{m['pr_auc']:.3f}", f"{m['brier']:.4f}",
-         f"{m['top_decile_lift']:.2f}", f"{m['top_decile_churned_mrr_share']:.1%}"]
-        for name, m in churn["metrics"].items()
-    ]
-    gap_rows = [
-        [row["month"], f"{row['predicted']:.3f}", f"{row['kaplan_meier']:.3f}", f"{row['gap']:.3f}"]
-        for row in risk["metrics"]["km_calibration"]
-    ]
+    selected = churn["metrics"][churn["candidate"]]
+    horizon = f"{churn['horizon_days']}d"
+    risk_metrics = churn["risk_metrics"]
     return "\n\n".join([
-        "# Model card: churn_model and risk_model",
-        f"Versions: churn_model `{churn['version']}`, risk_model `{risk['version']}`; trained "
-        f"{churn['trained_at']} on warehouse content `{churn['data_fingerprint'][:12]}`.",
+        "# Model card: the time-to-churn model (churn_model and risk_model)",
+        f"Versions: churn_model `{churn['version']}`, risk_model `{risk['version']}` (one fit, id "
+        f"`{churn['fit_id']}`); trained {churn['trained_at']} on warehouse content `{churn['data_fingerprint'][:12]}`, "
+        f"outcomes known through {churn['trained_through']}.",
         "## Intended use\n\n" + INTENDED_USE,
-        "## churn_model",
-        f"Calibrated gradient boosting (scikit-learn HistGradientBoosting, isotonic/sigmoid calibration on "
-        f"the latest training dates) predicting whether a paying customer stops paying within "
-        f"{churn['horizon_days']} days of the as-of date, from {len(churn['features'])} point-in-time features "
-        f"(data strictly before the as-of date).",
-        f"Out-of-time evaluation: trained on monthly snapshots {split['train_as_of'][0]} to "
-        f"{split['train_as_of'][1]} ({split['train_rows']} rows, churn rate {split['train_churn_rate']:.1%}); "
-        f"evaluated on {split['test_as_of'][0]} to {split['test_as_of'][1]} ({split['test_rows']} rows, churn "
-        f"rate {split['test_churn_rate']:.1%}). No training label window overlaps an evaluation one.",
-        _table(["model", "ROC-AUC", "PR-AUC", "Brier", "top-decile lift", "churned MRR in top decile"], metric_rows),
-        f"The registered model was then refitted on snapshots {churn['as_of_range'][0]} to {churn['as_of_range'][1]}.",
-        "## risk_model",
-        f"Discrete-time monthly hazard (gradient boosting on customer-months) giving each customer a survival "
-        f"curve over {risk['horizon_months']} months; tenure advances month by month, other features stay at "
-        f"their as-of values. Evaluated on {risk['metrics']['held_out_customers']} held-out customers from "
-        f"{risk['metrics']['evaluation_as_of']}: concordance {risk['metrics']['concordance']:.3f}, largest gap "
-        f"to Kaplan-Meier {risk['metrics']['km_max_gap']:.3f}.",
-        _table(["month", "mean predicted survival", "Kaplan-Meier", "gap"], gap_rows),
+        "## What it is",
+        f"A discrete-time survival model: for each paying customer, monthly hazards h(k), k = 1..12 months ahead, "
+        f"from {len(churn['features'])} features known at the as-of date plus the month ahead and whether a renewal "
+        f"falls in it; S(k) = prod (1 - h). Fitted on person-months of monthly as-of dates. churn_model serves "
+        f"1 - S({churn['horizon_days']} days), risk_model S(1..12): the same curve, so the horizon probability and "
+        f"the 3/6/12-month survival always agree. Registered candidate: **{churn['candidate']}** "
+        f"({CANDIDATE_NAMES.get(churn['candidate'], churn['candidate'])}), calibration **{churn['calibration']}** "
+        "(chosen two-fold on the calibration months, on held-out log loss).",
+        "## How it was chosen (out of time)",
+        f"Hazards fitted on person-months that ended before {split['calibration_start']} "
+        f"({split['train_person_months']:,} rows, {split['train_churners']:,} churn events), calibrated on those in "
+        f"[{split['calibration_start']}, {split['test_start']}), evaluated on {len(split['test_as_of'])} monthly as-of "
+        f"dates from {split['test_start']} with outcomes to {churn['trained_through']}. No label window overlaps "
+        "another side's. Ranked by the monthly-hazard log loss (the survival likelihood, a proper scoring rule).",
+        _table(["candidate", "calibration", "hazard log loss", f"Brier {horizon}", f"ROC-AUC {horizon}",
+                "td-AUC 3m", "td-AUC 6m", "td-AUC 12m", "integrated Brier"],
+               candidate_rows(churn["metrics"], horizon)),
+        "## Expected against realized, out of time (registered candidate)",
+        _table(["horizon", "as-of dates", "expected churners", "realized churners", "expected MRR lost",
+                "realized MRR lost"], horizon_rows(selected)),
+        f"Survival check on the {risk_metrics['customers']:,} customers paying at {risk_metrics['evaluation_as_of']}: "
+        f"concordance {risk_metrics['concordance']:.3f}, largest gap to Kaplan-Meier {risk_metrics['km_max_gap']:.3f}.",
+        "## Guardrails",
+        "\n".join(f"- **{g['check']}** ({g['status']}): {g['message']}" for g in churn["guardrails"]),
+        f"The registered model was then refitted with the same recipe on every window closed by "
+        f"{churn['trained_through']}; the figures above are those of the evaluation fit.",
         "## Limits",
-        "- Features held at today's values over 12 months: a customer whose usage is changing fast is "
-        "mis-sized by the risk curve.\n"
+        "- Features are those of the as-of date; the hazard k months ahead is learned from what followed such "
+        "dates in the past, so a change of regime (prices, product) after training is not foreseen.\n"
         "- Trained on one warehouse's history (synthetic by default); retrain on your own data before use.\n"
         "- Drivers are occlusion contributions (score change when a feature takes its typical value), "
         "not causal effects.",

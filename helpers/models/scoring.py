@@ -1,7 +1,10 @@
 """Score every active customer: churn probability, risk tier, survival, MRR at risk, drivers.
 
 One snapshot query, one batch prediction per model (plus one per feature for
-the drivers); no per-customer loops.
+the drivers); no per-customer loops. The probability and the curve come from
+the same fitted time-to-churn curve (their ``fit_id`` must match), so the
+horizon probability equals 1 - S(horizon) and a 12-month loss is never below
+the horizon's.
 """
 
 from __future__ import annotations
@@ -66,6 +69,13 @@ def score_customers(
     """
     churn_model = churn_model or registry.load_model("churn_model")
     risk_model = risk_model or registry.load_model("risk_model")
+    if getattr(churn_model, "fit_id", "") != getattr(risk_model, "fit_id", ""):
+        # Two fits would give a horizon probability and a curve that need not agree.
+        raise ValueError(
+            "churn_model and risk_model come from different training runs (fit_id "
+            f"{getattr(churn_model, 'fit_id', '')!r} vs {getattr(risk_model, 'fit_id', '')!r}); retrain both with "
+            "`python -m helpers train`"
+        )
     frame = snapshot(con, as_of, churn_model.horizon_days)
     result = frame[["customer_id", "as_of", "plan_tier", "industry"]].copy()
     result["mrr"] = frame["mrr_current"]

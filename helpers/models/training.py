@@ -1,61 +1,56 @@
-"""Train, evaluate and register the churn and risk models from ``params.yaml`` settings.
+"""Train, select out of time, and register the time-to-churn model behind ``churn_model`` and ``risk_model``.
 
-Dates left as ``auto`` are derived from the warehouse's data range: the churn
-model is evaluated on the last twelve monthly snapshots whose label window
-fits in the data, and trained on earlier snapshots whose windows end before
-the first evaluation date. The risk model is evaluated on held-out customers
-over the last twelve months of data. After evaluation each model is refitted
-on every labelled snapshot (``refit_on_all``), with the same settings.
+One pass builds the monthly snapshots (features at each as-of date, days to
+the next churn). Candidates (boosted trees, regularised logistic regression,
+the life-table base rate, the recency rule) are fitted on person-months
+before the calibration cut, calibrated on the months after it, and compared
+on as-of dates after the test cut on the monthly-hazard log loss (the
+survival likelihood, a proper scoring rule) with Brier and ROC-AUC per
+horizon. The winner is refitted on all the data with the same recipe and
+registered twice: ``churn_model`` (the horizon view) and ``risk_model`` (the
+curve view) hold the same fitted curve and the same ``fit_id``. Guardrails
+are recorded in plain words; a learned model that loses to a baseline, too
+few churners or too little history stop training.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import yaml
 
 from helpers import config, files, registry, warehouse
-from helpers.analytics.features import (
-    FEATURES,
-    LABEL,
-    churn_events,
-    snapshot,
-    stacked_snapshots,
-)
+from helpers.analytics.features import FEATURES, churn_events, stacked_snapshots
 from helpers.analytics.survival import kaplan_meier
-from helpers.dates import (
-    add_months,
-    month_start,
-    month_starts,
-    next_month_start,
-    to_date,
-)
-from helpers.models.churn_model import TimeSplit, fit_baselines, fit_churn_model
-from helpers.models.evaluation import (
-    classification_metrics,
-    concordance_index,
-    reliability_table,
-)
+from helpers.dates import add_months, month_start, month_starts, to_date
+from helpers.models import guardrails
+from helpers.models.churn_model import ChurnModel, reference_values
+from helpers.models.drift import feature_profile
+from helpers.models.evaluation import concordance_index
+from helpers.models.hazard import CANDIDATES
 from helpers.models.model_card import render_model_card
-from helpers.models.risk_model import (
-    DAYS_PER_MONTH,
-    fit_risk_model,
-    is_held_out,
-    km_calibration_gap,
-    time_to_churn,
+from helpers.models.person_period import DAYS_PER_MONTH, MAX_MONTHS, attach_outcomes, person_period_rows
+from helpers.models.risk_model import RiskModel, km_calibration_gap
+from helpers.models.selection import (
+    Split,
+    calibration_rows,
+    evaluate_curve,
+    fit_curve,
+    hazard_log_loss,
+    plan_split,
+    training_rows,
 )
 
 PARAMS_FILE = config.PROJECT_ROOT / "params.yaml"
-MIN_HISTORY_MONTHS = 6
-EVALUATION_MONTHS = 12
+HEADLINE_KEYS = ("hazard_log_loss", "integrated_brier_score")
 
 
 def load_params(path: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -72,196 +67,169 @@ def _date_or_auto(value: Any, name: str) -> dt.date | None:
     return to_date(value, f"parameter {name}")
 
 
-def churn_time_split(settings: dict[str, Any], data_start: dt.date, data_end: dt.date) -> TimeSplit:
-    """Training and evaluation as-of dates (monthly) from settings, 'auto' derived from the data."""
-    horizon = int(settings["horizon_days"])
-    last_labelled = data_end + dt.timedelta(days=1) - dt.timedelta(days=horizon)
-    test_end = _date_or_auto(settings.get("test_end"), "churn_model.test_end") or last_labelled
-    test_start = _date_or_auto(settings.get("test_start"), "churn_model.test_start") or add_months(
-        month_start(test_end), -(EVALUATION_MONTHS - 1)
-    )
-    train_end = _date_or_auto(settings.get("train_end"), "churn_model.train_end") or (
-        test_start - dt.timedelta(days=horizon)
-    )
-    train_start = _date_or_auto(settings.get("train_start"), "churn_model.train_start") or add_months(
-        month_start(data_start), MIN_HISTORY_MONTHS
-    )
-    return TimeSplit(
-        train_dates=tuple(month_starts(train_start, train_end)),
-        test_dates=tuple(month_starts(test_start, test_end)),
-        horizon_days=horizon,
+def split_for(data_start: dt.date, data_end: dt.date, settings: dict[str, Any]) -> Split:
+    """The out-of-time split of this data range under the ``churn_model`` settings."""
+    months = settings.get("evaluation_months", "auto")
+    return plan_split(
+        data_start, data_end, _date_or_auto(settings.get("test_start"), "churn_model.test_start"),
+        None if months in (None, "auto") else int(months), int(settings.get("calibration_months", 3)),
     )
 
 
-def _scored(frame: pd.DataFrame, scores: np.ndarray) -> dict[str, Any]:
-    metrics = classification_metrics(frame[LABEL], scores, frame["mrr_current"])
-    metrics["reliability"] = reliability_table(frame[LABEL], scores).to_dict(orient="records")
-    return metrics
+def load_snapshots(con: Any, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Monthly snapshots from ``first`` to ``last`` with days to the next churn (one query per date)."""
+    frame = stacked_snapshots(con, month_starts(first, last), 1)
+    return attach_outcomes(frame.drop(columns="churned"), churn_events(con))
 
 
 @dataclass
-class ChurnEvaluation:
-    """The churn model fitted on the training dates, scored out of time beside the baselines.
+class Evaluation:
+    """Every candidate fitted on the evaluation split and scored out of time.
 
     Attributes:
-        model: the churn model fitted on the training split.
-        split: the as-of dates of both sides.
-        predictions: one row per evaluation snapshot row: ids, ``churned``,
-            ``mrr_current`` and one score column per model (``churn_model``, baselines).
-        metrics: model name -> classification metrics and reliability table.
-        train_rows, train_churn_rate: size and base rate of the training side.
+        split: the calendar cuts.
+        metrics: candidate -> hazard log loss, calibration, per-horizon metrics, IBS.
+        selected: the candidate registered (the winner unless forced).
+        curve: the selected candidate's curve fitted on the split.
+        predictions: evaluation rows whose horizon window closed: ids, ``churned``,
+            ``mrr_current`` and one column per candidate with its horizon probability.
+        risk_metrics: the selected curve against Kaplan-Meier at the first evaluation date.
+        km_outcomes: that date's durations (months) and churn flags.
+        guardrails: checks in plain words (helpers.models.guardrails).
+        train_rows, train_churners: size of the training side (person-months, churn events).
     """
 
-    model: Any
-    split: TimeSplit
-    predictions: pd.DataFrame
+    split: Split
     metrics: dict[str, Any]
+    selected: str
+    curve: Any
+    predictions: pd.DataFrame
+    risk_metrics: dict[str, Any]
+    km_outcomes: pd.DataFrame
+    guardrails: list[dict[str, str]]
     train_rows: int
-    train_churn_rate: float
+    train_churners: int
 
 
-def fit_and_evaluate_churn(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> ChurnEvaluation:
-    """Fit the churn model and its baselines on the training dates; score the evaluation dates."""
-    metadata = warehouse.read_metadata(con)
-    split = churn_time_split(settings, metadata["data_start"], metadata["data_end"])
-    train = stacked_snapshots(con, split.train_dates, split.horizon_days)
-    test = stacked_snapshots(con, split.test_dates, split.horizon_days)
-    model = fit_churn_model(train, split.horizon_days, settings["params"])
-    predictions = test[["customer_id", "as_of", "plan_tier", LABEL, "mrr_current"]].copy()
-    predictions["churn_model"] = model.predict_proba(test)
-    baselines = fit_baselines(train)
-    for name, baseline in baselines.items():
-        predictions[name] = baseline.predict_proba(test)
-    metrics = {name: _scored(test, predictions[name].to_numpy()) for name in ["churn_model", *baselines]}
-    return ChurnEvaluation(model, split, predictions, metrics, len(train), float(train[LABEL].mean()))
+def evaluate(con: Any, settings: dict[str, Any], snapshots: pd.DataFrame | None = None) -> Evaluation:
+    """Fit every candidate on the evaluation split and compare them on the later as-of dates.
 
-
-def train_churn(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """Fit, evaluate out of time against the baselines, then refit the churn model.
-
-    Returns:
-        The model to register and its metadata (split, metrics of model and baselines).
+    Raises:
+        ValueError: too little history, no churn, too few churners, or the selected model
+            loses to a baseline without ``allow_baseline`` (helpers.models.guardrails).
     """
-    evaluation = fit_and_evaluate_churn(con, settings)
-    split, horizon, model = evaluation.split, evaluation.split.horizon_days, evaluation.model
-    if settings.get("refit_on_all", True):
-        all_dates = month_starts(split.train_dates[0], split.test_dates[-1])
-        model = fit_churn_model(stacked_snapshots(con, all_dates, horizon), horizon, settings["params"])
-    return model, churn_details(evaluation, settings) | {"as_of_range": [str(day) for day in model.trained_as_of]}
+    metadata = warehouse.read_metadata(con)
+    split = split_for(metadata["data_start"], metadata["data_end"], settings)
+    horizon = int(settings["horizon_days"])
+    if snapshots is None:
+        snapshots = load_snapshots(con, split.first_as_of, split.test_dates[-1])
+    checks = guardrails.source_checks(snapshots) + [guardrails.history_check(split)]
+    train = training_rows(snapshots, split.calibration_start, settings)
+    checks.append(guardrails.churner_check(snapshots, train, int(settings.get("min_churners", 30))))
+    calibration = calibration_rows(snapshots, split.calibration_start, split.test_start)
+    test = snapshots[pd.to_datetime(snapshots["as_of"]) >= pd.Timestamp(split.test_start)].reset_index(drop=True)
+    test_rows = person_period_rows(test, split.observed_until)
+    metrics, curves = {}, {}
+    closed = (pd.Timestamp(split.observed_until) - pd.to_datetime(test["as_of"])).dt.days.to_numpy() >= horizon
+    predictions = test.loc[closed, ["customer_id", "as_of", "plan_tier", "mrr_current"]].reset_index(drop=True)
+    predictions["churned"] = (test.loc[closed, "days_to_churn"].to_numpy(dtype=float) < horizon).astype(int)
+    for name in settings.get("candidates", CANDIDATES):
+        curve, chosen = fit_curve(name, train, calibration, settings)
+        result, _ = evaluate_curve(curve, test, split.observed_until, horizon)
+        metrics[name] = {"hazard_log_loss": hazard_log_loss(curve, test_rows)} | chosen | result
+        predictions[name] = curve.churn_probability(test[closed], horizon) if closed.any() else []
+        curves[name] = curve
+    selected, choice = guardrails.select(metrics, settings)
+    checks.append(choice)
+    checks.append(guardrails.calibration_check(metrics[selected]))
+    risk_metrics, km_outcomes = _risk_check(curves[selected], test, split)
+    return Evaluation(split, metrics, selected, curves[selected], predictions, risk_metrics, km_outcomes,
+                      checks, len(train), int(train["churned"].sum()))
 
 
-def churn_details(evaluation: ChurnEvaluation, settings: dict[str, Any]) -> dict[str, Any]:
-    """The churn model's registry metadata from its evaluation (as-of range: the evaluated fit's)."""
+def _risk_check(curve: Any, test: pd.DataFrame, split: Split) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Mean predicted S(k) against Kaplan-Meier, and concordance, on customers paying at the first test date."""
+    cohort = test[test["as_of"] == split.test_start].reset_index(drop=True)
+    follow_up = (split.observed_until - split.test_start).days
+    days = cohort["days_to_churn"].to_numpy(dtype=float)
+    churned = ~np.isnan(days) & (days < follow_up)
+    duration = np.where(churned, days, follow_up) / DAYS_PER_MONTH
+    outcomes = pd.DataFrame({"duration_months": duration, "churned": churned.astype(int)})
+    months = int(min(MAX_MONTHS, np.floor(follow_up / DAYS_PER_MONTH)))
+    curves = curve.survival(cohort, MAX_MONTHS)
+    gap = km_calibration_gap(curves[:, :months], kaplan_meier(duration, churned), months) if months else pd.DataFrame()
+    within = churned & (duration <= months)
+    metrics = {
+        "evaluation_as_of": str(split.test_start),
+        "customers": int(len(cohort)),
+        "concordance": concordance_index(np.minimum(duration, months), within, 1.0 - curves[:, max(months, 1) - 1]),
+        "km_max_gap": float(gap["gap"].max()) if len(gap) else float("nan"),
+        "km_calibration": gap.to_dict(orient="records"),
+    }
+    return metrics, outcomes
+
+
+def fit_final(snapshots: pd.DataFrame, evaluation: Evaluation, settings: dict[str, Any]) -> tuple[Any, Split]:
+    """The selected candidate refitted with the same recipe on every closed window up to the data end."""
     split = evaluation.split
+    calibration_months = (split.test_start.year - split.calibration_start.year) * 12 + (
+        split.test_start.month - split.calibration_start.month)
+    cut = add_months(month_start(split.observed_until), -calibration_months)
+    final = Split(split.first_as_of, cut, split.observed_until, split.observed_until)
+    train = training_rows(snapshots, final.calibration_start, settings)
+    calibration = calibration_rows(snapshots, final.calibration_start, final.observed_until)
+    method = evaluation.metrics[evaluation.selected]["calibration"]
+    curve, _ = fit_curve(evaluation.selected, train, calibration, settings, method)
+    return curve, final
+
+
+def train_models(con: Any, params: dict[str, Any]) -> dict[str, tuple[Any, dict[str, Any]]]:
+    """Evaluate, select, refit; the two registry entries of the one fitted curve with their metadata."""
+    settings = params["churn_model"]
+    months = int(params.get("risk_model", {}).get("horizon_months", MAX_MONTHS))
+    metadata = warehouse.read_metadata(con)
+    split = split_for(metadata["data_start"], metadata["data_end"], settings)
+    snapshots = load_snapshots(con, split.first_as_of, split.test_dates[-1])
+    evaluation = evaluate(con, settings, snapshots)
+    curve, final = evaluation.curve, evaluation.split
+    if settings.get("refit_on_all", True):
+        curve, final = fit_final(snapshots, evaluation, settings)
+    details = evaluation_details(evaluation, settings)
+    fit_id = hashlib.sha256(json.dumps(details, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    fitted_on = snapshots[pd.to_datetime(snapshots["as_of"]) < pd.Timestamp(final.calibration_start)]
+    as_of_range = (split.first_as_of, max(snapshots["as_of"]))
+    common = details | {
+        "fit_id": fit_id,
+        "as_of_range": [str(day) for day in as_of_range],
+        "trained_through": str(final.observed_until - dt.timedelta(days=1)),
+    }
+    churn = ChurnModel(curve, int(settings["horizon_days"]), reference_values(fitted_on),
+                       training_profile=feature_profile(fitted_on), trained_as_of=as_of_range, fit_id=fit_id)
+    risk = RiskModel(curve, months, fit_id=fit_id)
     return {
-        "horizon_days": split.horizon_days,
-        "as_of_range": [str(split.train_dates[0]), str(split.train_dates[-1])],
-        "evaluation_split": {
-            "train_as_of": [str(split.train_dates[0]), str(split.train_dates[-1])],
-            "test_as_of": [str(split.test_dates[0]), str(split.test_dates[-1])],
-            "train_rows": evaluation.train_rows,
-            "test_rows": len(evaluation.predictions),
-            "train_churn_rate": evaluation.train_churn_rate,
-            "test_churn_rate": float(evaluation.predictions[LABEL].mean()),
+        "churn_model": (churn, common | {"serves": "horizon view: 1 - S(horizon_days)"}),
+        "risk_model": (risk, common | {"serves": "curve view: S(1..12 months)", "horizon_months": months,
+                                       "days_per_month": DAYS_PER_MONTH}),
+    }
+
+
+def evaluation_details(evaluation: Evaluation, settings: dict[str, Any]) -> dict[str, Any]:
+    """The registry metadata of an evaluation: split, candidates' metrics, selection, guardrails."""
+    return {
+        "family": "time_to_churn",
+        "candidate": evaluation.selected,
+        "calibration": evaluation.metrics[evaluation.selected]["calibration"],
+        "horizon_days": int(settings["horizon_days"]),
+        "evaluation_split": evaluation.split.as_dict() | {
+            "test_as_of": [str(day) for day in evaluation.split.test_dates],
+            "train_person_months": evaluation.train_rows,
+            "train_churners": evaluation.train_churners,
         },
         "metrics": evaluation.metrics,
-        "params": settings["params"],
+        "risk_metrics": evaluation.risk_metrics,
+        "guardrails": evaluation.guardrails,
+        "params": settings,
         "features": list(FEATURES),
-    }
-
-
-def _customer_months(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> pd.DataFrame:
-    """Snapshots at each month start in [first, last], labelled "churned within that month"."""
-    frames = [
-        snapshot(con, month, (next_month_start(month) - month).days) for month in month_starts(first, last)
-    ]
-    return pd.concat(frames, ignore_index=True)
-
-
-@dataclass
-class RiskEvaluation:
-    """The risk model fitted without the held-out customers, checked on them.
-
-    Attributes:
-        model: the hazard model fitted on the other customers' months before ``as_of``.
-        as_of: the evaluation date; survival is followed from it to the data end.
-        outcomes: held-out customers' ``duration_months`` and ``churned`` from ``as_of``.
-        curves: their predicted survival, shape (customers, months).
-        calibration: mean predicted survival against Kaplan-Meier by month.
-        metrics: concordance, largest Kaplan-Meier gap, sizes.
-    """
-
-    model: Any
-    as_of: dt.date
-    train_start: dt.date
-    outcomes: pd.DataFrame
-    curves: np.ndarray
-    calibration: pd.DataFrame
-    metrics: dict[str, Any]
-
-
-def fit_and_evaluate_risk(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> RiskEvaluation:
-    """Fit the hazard model on customer-months before the evaluation date; check it on held-out customers."""
-    metadata = warehouse.read_metadata(con)
-    data_start, data_end = metadata["data_start"], metadata["data_end"]
-    months = int(settings.get("horizon_months", 12))
-    holdout = settings.get("holdout_share", 0.3)
-    evaluation_as_of = _date_or_auto(settings.get("evaluation_as_of"), "risk_model.evaluation_as_of") or add_months(
-        next_month_start(data_end), -months
-    )
-    train_start = _date_or_auto(settings.get("train_start"), "risk_model.train_start") or add_months(
-        month_start(data_start), MIN_HISTORY_MONTHS
-    )
-    rows = _customer_months(con, train_start, add_months(evaluation_as_of, -1))
-    held_out_rows = is_held_out(rows["customer_id"], holdout)
-    model = fit_risk_model(rows[~held_out_rows], settings["params"] | {"horizon_months": months})
-
-    population = snapshot(con, evaluation_as_of, 1)
-    population = population[is_held_out(population["customer_id"], holdout)]
-    outcomes = time_to_churn(population, churn_events(con), evaluation_as_of, data_end)
-    curves = model.survival_curves(population, months)
-    calibration = km_calibration_gap(curves, kaplan_meier(outcomes["duration_months"], outcomes["churned"]), months)
-    within_horizon = outcomes["duration_months"] <= months
-    metrics = {
-        "held_out_customers": int(len(population)),
-        "evaluation_as_of": str(evaluation_as_of),
-        "concordance": concordance_index(
-            np.minimum(outcomes["duration_months"], months),
-            outcomes["churned"].astype(bool) & within_horizon,
-            1.0 - curves[:, -1],
-        ),
-        "km_max_gap": float(calibration["gap"].max()),
-        "km_calibration": calibration.to_dict(orient="records"),
-        "train_rows": int((~held_out_rows).sum()),
-    }
-    return RiskEvaluation(model, evaluation_as_of, train_start, outcomes, curves, calibration, metrics)
-
-
-def train_risk(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """Fit the hazard model, evaluate it on held-out customers, then refit it on everyone.
-
-    Returns:
-        The model to register and its metadata (concordance, Kaplan-Meier gap by month).
-    """
-    evaluation = fit_and_evaluate_risk(con, settings)
-    details = risk_details(evaluation, settings)
-    if not settings.get("refit_on_all", True):
-        return evaluation.model, details
-    last_month = add_months(next_month_start(warehouse.data_end(con)), -1)
-    rows = _customer_months(con, evaluation.train_start, last_month)
-    model = fit_risk_model(rows, settings["params"] | {"horizon_months": details["horizon_months"]})
-    return model, details | {"as_of_range": [str(evaluation.train_start), str(last_month)]}
-
-
-def risk_details(evaluation: RiskEvaluation, settings: dict[str, Any]) -> dict[str, Any]:
-    """The risk model's registry metadata from its evaluation (as-of range: the evaluated fit's)."""
-    return {
-        "horizon_months": int(settings.get("horizon_months", 12)),
-        "as_of_range": [str(evaluation.train_start), str(add_months(evaluation.as_of, -1))],
-        "metrics": evaluation.metrics,
-        "params": settings["params"],
-        "features": list(FEATURES),
-        "days_per_month": DAYS_PER_MONTH,
     }
 
 
@@ -271,17 +239,14 @@ def train_all(
     models_dir: str | os.PathLike | None = None,
     metrics_dir: str | os.PathLike | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Train both models, register them and write their metrics files (for ``dvc metrics show``).
+    """Train, register both views and write their metrics files (for ``dvc metrics show``).
 
     Returns:
         The registered metadata of each model, by name.
     """
     with warehouse.get_connection(path=warehouse_path) as con:
         fingerprint = warehouse.read_metadata(con)["content_hash"]
-        trained = {
-            "churn_model": train_churn(con, params["churn_model"]),
-            "risk_model": train_risk(con, params["risk_model"]),
-        }
+        trained = train_models(con, params)
     trained_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     written = {}
     metrics_folder = Path(metrics_dir) if metrics_dir else config.PROJECT_ROOT / "metrics"
@@ -289,7 +254,7 @@ def train_all(
     for name, (model, details) in trained.items():
         details = details | {"trained_at": trained_at, "data_fingerprint": fingerprint}
         written[name] = registry.save_model(name, model, details, Path(models_dir) if models_dir else None)
-        summary = _headline_metrics(name, details["metrics"])
+        summary = headline_metrics(name, details)
         files.write_atomically(metrics_folder / f"{name}.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
     card = render_model_card(written["churn_model"], written["risk_model"])
     files.write_atomically((Path(models_dir) if models_dir else config.models_dir()) / "model_card.md", card)
@@ -311,17 +276,25 @@ def record_untrained(
         files.write_atomically(metrics_folder / f"{name}.json", text)
 
 
-def headline(name: str, metrics: dict[str, Any]) -> str:
-    """One line of a model's key metrics, for the command line."""
-    values = _headline_metrics(name, metrics)
+def headline(name: str, metadata: dict[str, Any]) -> str:
+    """One line of a model's key figures, for the command line."""
+    values = headline_metrics(name, metadata)
     if name == "risk_model":
-        return f"concordance {values['concordance']}, Kaplan-Meier max gap {values['km_max_gap']}"
-    return ", ".join(f"{model} ROC-AUC {scores['roc_auc']}" for model, scores in values.items())
+        return (f"curve view of {metadata['candidate']}: concordance {values['concordance']}, "
+                f"Kaplan-Meier max gap {values['km_max_gap']}")
+    selected = metadata["candidate"]
+    return f"{selected} ({metadata['calibration']} calibration) selected; " + ", ".join(
+        f"{model} log loss {scores['hazard_log_loss']} ROC-AUC {scores['roc_auc']}" for model, scores in values.items())
 
 
-def _headline_metrics(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
+def headline_metrics(name: str, metadata: dict[str, Any]) -> dict[str, Any]:
     """The scalar metrics worth tracking across runs (no tables)."""
     if name == "risk_model":
-        return {key: round(metrics[key], 4) for key in ("concordance", "km_max_gap")}
-    keys = ("roc_auc", "pr_auc", "brier", "top_decile_lift", "top_decile_churned_mrr_share")
-    return {model: {key: round(values[key], 4) for key in keys} for model, values in metrics.items()}
+        risk = metadata["risk_metrics"]
+        return {key: round(risk[key], 4) for key in ("concordance", "km_max_gap")}
+    label = f"{metadata['horizon_days']}d"
+    return {
+        model: {key: round(values[key], 4) for key in HEADLINE_KEYS}
+        | {key: round(values["horizons"][label].get(key, float("nan")), 4) for key in ("roc_auc", "brier")}
+        for model, values in metadata["metrics"].items()
+    }

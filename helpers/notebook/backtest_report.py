@@ -1,74 +1,73 @@
-"""Tables of the backtest report (05): as-of dates, in-sample note, predicted against realized churn."""
+"""Tables of the backtest report (05): rolling-origin dates, how they were made, predicted against realized churn."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from helpers import warehouse
-from helpers.dates import add_months, month_start
 from helpers.models import training
+from helpers.models.backtest import origins
 from helpers.models.scoring import DEFAULT_RISK_TIERS
-from helpers.notebook.formatting import format_date, format_table
+from helpers.notebook.formatting import format_table
 
 
-def backtest_dates(con: Any, as_of: dt.date, horizon_days: int, count: int = 12) -> list[dt.date]:
-    """The last ``count`` month starts whose ``horizon_days`` outcome window ends by ``as_of``.
+def backtest_dates(con: Any, as_of: dt.date, count: int = 12) -> list[dt.date]:
+    """The last ``count`` month starts whose 90-day outcome window ends by ``as_of`` (and the data end).
 
-    Like ``backtest.backtest_dates`` but measured from the report's as-of date
-    (never later than the data end), so a report as of an earlier date uses no later outcomes.
+    A report as of an earlier date so uses no later outcome to pick its dates.
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be a positive int, got {count!r}")
-    latest_known = min(as_of, warehouse.data_end(con) + dt.timedelta(days=1))
-    newest = month_start(latest_known - dt.timedelta(days=horizon_days))
-    return [add_months(newest, -offset) for offset in range(count - 1, -1, -1)]
+    return origins(warehouse.data_end(con), 90, count, as_of)
 
 
-def in_sample_note(results: pd.DataFrame, trained_as_of: Any, evaluation_split: Mapping[str, Any] | None = None) -> str:
-    """Markdown caveat on the dates inside the model's training range (empty caveat when none are)."""
-    inside = int(results["in_sample"].sum()) if len(results) else 0
-    total = len(results)
-    if trained_as_of is None:
-        return "The model records no training range, so in-sample dates cannot be told apart; read the agreement with care."
-    first, last = (format_date(day) for day in trained_as_of)
-    if inside == 0:
-        return (f"None of the {total} dates falls in the model's training range ({first} to {last}): "
-                "this is an out-of-time check.")
+def out_of_sample_note(results: pd.DataFrame, candidate: str, calibration: str) -> str:
+    """Markdown: how the rolling backtest was made, and what is still not known."""
+    open_windows = int(results["realized_churners_12m"].isna().sum()) if len(results) else 0
     text = (
-        f"**In-sample caveat: {inside} of {total} dates fall in the model's training range ({first} to {last}).** "
-        "The model learned from those outcomes, so the agreement there flatters it; it is a consistency check, "
-        "not evidence of accuracy on new data."
+        f"Each of the {len(results)} dates was scored by a {candidate} model ({calibration} calibration) "
+        "refitted only on outcomes known the day before it: every figure here is out of sample. "
+        "The recipe itself (candidate and calibration) was chosen at training time on the latest evaluation dates."
     )
-    if evaluation_split:
-        test = evaluation_split.get("test_as_of") or []
-        if len(test) == 2:
-            text += (f" The honest out-of-time figures are the evaluation recorded at training time "
-                     f"(model trained before, scored on {test[0]} to {test[1]}; see the model card).")
+    if open_windows:
+        text += f" For {open_windows} dates the 12-month window has not closed yet: their realized 12-month figures are blank."
     return text
 
 
 def backtest_table(results: pd.DataFrame) -> pd.DataFrame:
-    """The backtest per date, formatted, with the error of expected against realized MRR lost."""
+    """The rolling backtest per date, formatted: expected against realized at 90 days and 12 months."""
     frame = results.copy()
-    frame["mrr_error"] = (frame["expected_mrr_lost"] - frame["realized_mrr_lost"]) / frame["realized_mrr_lost"].where(
-        frame["realized_mrr_lost"] > 0
-    )
-    frame["sample"] = np.where(frame["in_sample"], "in-sample", "out-of-time")
+    for label in ("90d", "12m"):
+        realized = frame[f"realized_mrr_lost_{label}"]
+        frame[f"mrr_error_{label}"] = (frame[f"expected_mrr_lost_{label}"] - realized) / realized.where(realized > 0)
+    columns = ["as_of", "customers"]
+    rename = {"as_of": "as of"}
+    for label in ("90d", "12m"):
+        columns += [f"expected_churners_{label}", f"realized_churners_{label}", f"expected_mrr_lost_{label}",
+                    f"realized_mrr_lost_{label}", f"mrr_error_{label}", f"roc_auc_{label}"]
+        rename |= {f"expected_churners_{label}": f"expected churners {label}",
+                   f"realized_churners_{label}": f"realized churners {label}",
+                   f"expected_mrr_lost_{label}": f"expected MRR lost {label}",
+                   f"realized_mrr_lost_{label}": f"realized MRR lost {label}",
+                   f"mrr_error_{label}": f"MRR error {label}", f"roc_auc_{label}": f"ROC-AUC {label}"}
     return format_table(
-        frame[["as_of", "customers", "expected_churners", "realized_churners", "expected_mrr_lost",
-               "realized_mrr_lost", "mrr_error", "roc_auc", "sample"]],
-        dates=["as_of"], counts=["customers", "realized_churners"], numbers={"expected_churners": 1, "roc_auc": 3},
-        money=["expected_mrr_lost", "realized_mrr_lost"], percent=["mrr_error"], index="as_of",
-        rename={"as_of": "as of", "expected_churners": "expected churners", "realized_churners": "realized churners",
-                "expected_mrr_lost": "expected MRR lost", "realized_mrr_lost": "realized MRR lost",
-                "mrr_error": "MRR error", "roc_auc": "ROC-AUC"},
+        frame[columns], dates=["as_of"], counts=["customers"],
+        numbers={f"{kind}_{label}": digits for label in ("90d", "12m")
+                 for kind, digits in (("expected_churners", 1), ("realized_churners", 0), ("roc_auc", 3))},
+        money=[f"{kind}_{label}" for label in ("90d", "12m") for kind in ("expected_mrr_lost", "realized_mrr_lost")],
+        percent=["mrr_error_90d", "mrr_error_12m"], index="as_of", rename=rename,
     )
+
+
+def chart_frame(results: pd.DataFrame, label: str = "90d") -> pd.DataFrame:
+    """The columns ``plots.backtest_chart`` reads, for one horizon (every date out of sample)."""
+    frame = results[["as_of"]].copy()
+    for kind in ("expected_churners", "realized_churners", "expected_mrr_lost", "realized_mrr_lost"):
+        frame[kind] = results[f"{kind}_{label}"]
+    frame["in_sample"] = False
+    return frame
 
 
 def risk_tiers(params_path: str | os.PathLike | None = "") -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""Tables of the churn report (04): risk tiers, segments, top accounts, MRR at risk, models, drift."""
+"""Tables of the churn report (04): risk tiers, segments, top accounts, MRR at risk, models, guardrails, drift."""
 
 from __future__ import annotations
 
@@ -161,32 +161,82 @@ def mrr_at_risk_table(scores: pd.DataFrame, months: Iterable[int] = (3, 6, 12)) 
 
 
 def describe_models(churn: Mapping[str, Any], risk: Mapping[str, Any]) -> pd.DataFrame:
-    """The registered models' metadata side by side: version, trained_at, as-of range, key metrics."""
-    churn_metrics = churn.get("metrics", {}).get("churn_model", {})
-    risk_metrics = risk.get("metrics", {})
+    """The registered models' metadata side by side: version, fit, as-of range, out-of-time figures."""
+    selected = churn.get("metrics", {}).get(churn.get("candidate", ""), {})
+    horizon = selected.get("horizons", {}).get(f"{churn.get('horizon_days')}d", {})
+    risk_metrics = risk.get("risk_metrics", {})
 
     def as_of_range(meta: Mapping[str, Any]) -> str:
         bounds = meta.get("as_of_range") or []
         return f"{bounds[0]} to {bounds[1]}" if len(bounds) == 2 else MISSING
 
+    def both(key: str) -> tuple[str, str]:
+        return str(churn.get(key, MISSING)), str(risk.get(key, MISSING))
+
     rows = {
         "version": (churn.get("version", "unknown"), risk.get("version", "unknown")),
-        "trained at (UTC)": (str(churn.get("trained_at", MISSING)), str(risk.get("trained_at", MISSING))),
+        "fit id (same fit: same id)": both("fit_id"),
+        "serves": both("serves"),
+        "candidate": both("candidate"),
+        "calibration": both("calibration"),
+        "trained at (UTC)": both("trained_at"),
         "training as-of range": (as_of_range(churn), as_of_range(risk)),
+        "outcomes known through": both("trained_through"),
         "horizon": (f"{churn['horizon_days']} days" if "horizon_days" in churn else MISSING,
                     f"{risk['horizon_months']} months" if "horizon_months" in risk else MISSING),
         "data fingerprint": (str(churn.get("data_fingerprint", ""))[:12] or MISSING,
                              str(risk.get("data_fingerprint", ""))[:12] or MISSING),
-        "out-of-time ROC-AUC": (format_number(churn_metrics.get("roc_auc"), 3), MISSING),
-        "out-of-time PR-AUC": (format_number(churn_metrics.get("pr_auc"), 3), MISSING),
-        "top-decile lift": (format_number(churn_metrics.get("top_decile_lift"), 2), MISSING),
-        "churned MRR in top decile": (format_percent(churn_metrics.get("top_decile_churned_mrr_share")), MISSING),
-        "concordance (held out)": (MISSING, format_number(risk_metrics.get("concordance"), 3)),
+        "out-of-time ROC-AUC (horizon)": (format_number(horizon.get("roc_auc"), 3), MISSING),
+        "out-of-time Brier (horizon)": (format_number(horizon.get("brier"), 4), MISSING),
+        "integrated Brier score": (MISSING, format_number(selected.get("integrated_brier_score"), 4)),
+        "concordance (first evaluation date)": (MISSING, format_number(risk_metrics.get("concordance"), 3)),
         "largest gap to Kaplan-Meier": (MISSING, format_number(risk_metrics.get("km_max_gap"), 3)),
     }
     table = pd.DataFrame(rows, index=["churn_model", "risk_model"]).T
     table.index.name = "metadata"
     return table
+
+
+def forecast_check(churn: Mapping[str, Any]) -> pd.DataFrame:
+    """Expected against realized churners and MRR lost per horizon, on evaluation dates never trained on.
+
+    Returns:
+        One row per horizon: ``horizon, as_of_dates, expected_churners, realized_churners,
+        churners_error, expected_mrr_lost, realized_mrr_lost, mrr_error`` (empty without metadata).
+    """
+    selected = churn.get("metrics", {}).get(churn.get("candidate", ""), {})
+    rows = []
+    for label, h in selected.get("horizons", {}).items():
+        if not h.get("rows"):
+            continue
+        rows.append({
+            "horizon": label, "as_of_dates": h.get("as_of_dates"),
+            "expected_churners": h["expected_churners"], "realized_churners": h["realized_churners"],
+            "churners_error": h["expected_churners"] / h["realized_churners"] - 1 if h["realized_churners"] else np.nan,
+            "expected_mrr_lost": h["expected_mrr_lost"], "realized_mrr_lost": h["realized_mrr_lost"],
+            "mrr_error": h["expected_mrr_lost"] / h["realized_mrr_lost"] - 1 if h["realized_mrr_lost"] else np.nan,
+        })
+    return pd.DataFrame(rows, columns=["horizon", "as_of_dates", "expected_churners", "realized_churners",
+                                       "churners_error", "expected_mrr_lost", "realized_mrr_lost", "mrr_error"])
+
+
+def guardrail_notes(churn: Mapping[str, Any]) -> str:
+    """The training guardrails as a markdown list (warnings first), or a note that none were recorded."""
+    checks = churn.get("guardrails") or []
+    if not checks:
+        return "These models record no guardrails (trained before they existed): retrain them (`dvc repro train`)."
+    ordered = sorted(checks, key=lambda check: check["status"] == "ok")
+    return "\n".join(f"- **{check['check']}** ({check['status']}): {check['message']}" for check in ordered)
+
+
+def in_sample_warning(as_of: Any, churn: Mapping[str, Any]) -> str:
+    """A header warning when the report's as-of date lies before the models' known outcomes end ('' otherwise)."""
+    through = churn.get("trained_through")
+    if not through or str(as_of) > str(through):
+        return ""
+    return (f"**In-sample scores:** the models learned from outcomes up to {through}, after this report's as-of "
+            f"date {as_of}; these scores are not a forecast made with only data before that day. For honest "
+            "figures at past dates see the rolling backtest (report 05).")
 
 
 def drift_table(psi: pd.DataFrame, top: int | None = None) -> pd.DataFrame:

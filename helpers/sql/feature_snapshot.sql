@@ -19,6 +19,7 @@ known_subscriptions as (
         s.plan_tier,
         s.start_date,
         s.mrr,
+        s.billing_interval,
         case when s.end_date < p.as_of then s.end_date end as known_end_date
     from raw.subscriptions as s, params as p
     where s.start_date < p.as_of
@@ -37,6 +38,13 @@ subscription_state as (
                  and (k.known_end_date is null or k.known_end_date > p.as_of - 90)
                 then k.mrr else 0 end) as mrr_90d_ago,
         arg_max(k.plan_tier, k.start_date) as plan_tier,
+        -- The latest paying subscription decides the billing rhythm: an annual
+        -- plan can only stop at an anniversary of its start.
+        max(case when k.known_end_date is null and k.mrr > 0 and k.billing_interval = 'year' then 1 else 0 end)
+            as is_annual,
+        max(case when k.known_end_date is null and k.mrr > 0 and k.billing_interval = 'year' then k.start_date end)
+            as annual_start,
+        max(case when k.known_end_date is null and k.mrr > 0 then k.start_date end) as current_start,
         count(*) as subscriptions_so_far,
         -- A paid period that ended before as_of means the customer came back.
         max(case when k.known_end_date is not null and k.mrr > 0 then 1 else 0 end) as has_past_paid_end
@@ -54,10 +62,28 @@ population as (
         st.mrr_30d_ago,
         st.mrr_90d_ago,
         st.subscriptions_so_far,
-        st.has_past_paid_end
+        st.has_past_paid_end,
+        st.is_annual,
+        coalesce(st.annual_start, st.current_start) as renewal_anchor
     from raw.customers as c
     inner join subscription_state as st using (customer_id)
     where st.mrr_current > 0
+),
+
+renewal as (
+    -- Whole months since the plan's start (a month counts once its day is reached),
+    -- and the days past the last monthly anniversary (approximate at month ends).
+    select
+        pop.customer_id,
+        date_diff('month', pop.renewal_anchor, p.as_of)
+            - case when extract(day from p.as_of) < extract(day from pop.renewal_anchor) then 1 else 0 end
+            as whole_months,
+        case
+            when extract(day from p.as_of) >= extract(day from pop.renewal_anchor)
+            then extract(day from p.as_of) - extract(day from pop.renewal_anchor)
+            else extract(day from p.as_of) - extract(day from pop.renewal_anchor) + 30.4375
+        end as days_past
+    from population as pop, params as p
 ),
 
 events as (
@@ -155,6 +181,14 @@ final as (
         cast(pop.mrr_current - pop.mrr_90d_ago as double) as mrr_change_90d,
         pop.subscriptions_so_far,
         pop.has_past_paid_end as reactivated_before,
+        pop.is_annual,
+        -- Months to the next renewal: 0 = renews today; an annual plan counts to its
+        -- next anniversary, a monthly one to its next monthly renewal day.
+        cast(case
+            when rn.days_past = 0 and (pop.is_annual = 0 or rn.whole_months % 12 = 0) then 0.0
+            when pop.is_annual = 1 then 12 - (rn.whole_months % 12) - cast(rn.days_past as double) / 30.4375
+            else 1 - cast(rn.days_past as double) / 30.4375
+        end as double) as months_to_renewal,
         coalesce(ef.events_7d, 0) as events_7d,
         coalesce(ef.events_30d, 0) as events_30d,
         coalesce(ef.events_prev_30d, 0) as events_prev_30d,
@@ -184,6 +218,7 @@ final as (
     left join recent_event_types as rt using (customer_id)
     left join ticket_features as tf using (customer_id)
     left join labels using (customer_id)
+    left join renewal as rn using (customer_id)
 )
 
 select * from final

@@ -1,0 +1,190 @@
+"""Candidate monthly-hazard estimators on person-period rows, and the calibration of their output.
+
+Every candidate has ``fit(rows)`` and ``hazard(rows)`` (probability of
+stopping in month ``months_ahead`` given features at as_of): boosted trees,
+regularised logistic regression, and two baselines a data scientist would try
+first (the life-table base rate by month ahead, and that rate scaled by the
+recency of the last event). Encoders take categories from the vocabularies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from helpers.analytics.features import CATEGORICAL_FEATURES, LABEL, NUMERIC_FEATURES
+from helpers.models.person_period import HAZARD_FEATURES, MAX_MONTHS
+
+CANDIDATES: tuple[str, ...] = ("boosted_trees", "logistic_regression", "base_rate", "recency_rule")
+BASELINES: tuple[str, ...] = ("base_rate", "recency_rule")
+CALIBRATIONS: tuple[str, ...] = ("none", "sigmoid", "isotonic")
+_EPSILON = 1e-6
+
+
+def make_preprocessor(scale_numeric: bool) -> ColumnTransformer:
+    """One-hot categoricals (vocabulary categories); numeric features and period covariates scaled or passed."""
+    categorical = [(name, CATEGORICAL_FEATURES[name]) for name in CATEGORICAL_FEATURES]
+    numeric = [*NUMERIC_FEATURES, "renewal_in_period"]
+    parts = [
+        ("categorical", OneHotEncoder(categories=[c for _, c in categorical], handle_unknown="error",
+                                      sparse_output=False), [name for name, _ in categorical]),
+        ("numeric", StandardScaler() if scale_numeric else "passthrough", numeric),
+    ]
+    if scale_numeric:
+        # A free baseline hazard per month ahead for the linear model (trees split on it).
+        parts.append(("months_ahead", OneHotEncoder(categories=[list(np.arange(1.0, MAX_MONTHS + 1))],
+                                                    sparse_output=False), ["months_ahead"]))
+    else:
+        parts.append(("months_ahead", "passthrough", ["months_ahead"]))
+    return ColumnTransformer(parts, verbose_feature_names_out=False)
+
+
+def _labels(rows: pd.DataFrame) -> np.ndarray:
+    return rows[LABEL].to_numpy(dtype=int)
+
+
+def _weights(rows: pd.DataFrame) -> np.ndarray:
+    """Row weights (``weight`` column; ones when absent)."""
+    return rows["weight"].to_numpy(dtype=float) if "weight" in rows else np.ones(len(rows))
+
+
+def _weighted_mean(values: np.ndarray, weights: np.ndarray, mask: np.ndarray) -> float:
+    return float(np.average(values[mask], weights=weights[mask]))
+
+
+@dataclass
+class BoostedHazard:
+    """Gradient-boosted trees with early stopping on a random tenth of the rows."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    pipeline_: Any = None
+
+    def fit(self, rows: pd.DataFrame) -> "BoostedHazard":
+        p = self.params
+        booster = HistGradientBoostingClassifier(
+            learning_rate=p.get("learning_rate", 0.1), max_iter=p.get("max_iter", 300),
+            max_leaf_nodes=p.get("max_leaf_nodes", 15), min_samples_leaf=p.get("min_samples_leaf", 100),
+            l2_regularization=p.get("l2_regularization", 1.0), early_stopping=True,
+            validation_fraction=0.1, n_iter_no_change=p.get("n_iter_no_change", 10),
+            random_state=p.get("random_state", 0),
+        )
+        self.pipeline_ = Pipeline([("features", make_preprocessor(False)), ("booster", booster)])
+        self.pipeline_.fit(rows[list(HAZARD_FEATURES)], _labels(rows), booster__sample_weight=_weights(rows))
+        return self
+
+    def hazard(self, rows: pd.DataFrame) -> np.ndarray:
+        return self.pipeline_.predict_proba(rows[list(HAZARD_FEATURES)])[:, 1]
+
+
+@dataclass
+class LogisticHazard:
+    """L2-regularised logistic regression on scaled features with a baseline hazard per month ahead."""
+
+    C: float = 1.0
+    pipeline_: Any = None
+
+    def fit(self, rows: pd.DataFrame) -> "LogisticHazard":
+        self.pipeline_ = Pipeline([
+            ("features", make_preprocessor(True)),
+            ("logistic", LogisticRegression(C=self.C, max_iter=1000)),
+        ]).fit(rows[list(HAZARD_FEATURES)], _labels(rows), logistic__sample_weight=_weights(rows))
+        return self
+
+    def hazard(self, rows: pd.DataFrame) -> np.ndarray:
+        return self.pipeline_.predict_proba(rows[list(HAZARD_FEATURES)])[:, 1]
+
+
+@dataclass
+class BaseRateHazard:
+    """The life table: the training hazard of each month ahead, the same for every customer."""
+
+    rates_: np.ndarray | None = None
+
+    def fit(self, rows: pd.DataFrame) -> "BaseRateHazard":
+        y, k, w = _labels(rows), rows["months_ahead"].to_numpy(dtype=int), _weights(rows)
+        overall = _weighted_mean(y, w, np.ones(len(y), dtype=bool))
+        self.rates_ = np.array([
+            _weighted_mean(y, w, k == m) if (k == m).any() else overall for m in range(1, MAX_MONTHS + 1)
+        ])
+        return self
+
+    def hazard(self, rows: pd.DataFrame) -> np.ndarray:
+        return self.rates_[rows["months_ahead"].to_numpy(dtype=int) - 1]
+
+
+@dataclass
+class RecencyHazard:
+    """The CSM rule: the life-table hazard scaled by the churn ratio of the days-since-last-event decile."""
+
+    bins: int = 10
+    edges_: np.ndarray | None = None
+    ratios_: np.ndarray | None = None
+    life_table_: BaseRateHazard | None = None
+
+    def fit(self, rows: pd.DataFrame) -> "RecencyHazard":
+        days = rows["days_since_last_event"].to_numpy(dtype=float)
+        self.edges_ = np.unique(np.quantile(days, np.linspace(0, 1, self.bins + 1)[1:-1]))
+        index = np.searchsorted(self.edges_, days, side="right")
+        y, w = _labels(rows).astype(float), _weights(rows)
+        overall = max(_weighted_mean(y, w, np.ones(len(y), dtype=bool)), _EPSILON)
+        self.ratios_ = np.array([
+            _weighted_mean(y, w, index == b) / overall if (index == b).any() else 1.0
+            for b in range(len(self.edges_) + 1)
+        ])
+        self.life_table_ = BaseRateHazard().fit(rows)
+        return self
+
+    def hazard(self, rows: pd.DataFrame) -> np.ndarray:
+        index = np.searchsorted(self.edges_, rows["days_since_last_event"].to_numpy(dtype=float), side="right")
+        return np.clip(self.life_table_.hazard(rows) * self.ratios_[index], 0.0, 1.0)
+
+
+def make_candidate(name: str, settings: dict[str, Any]) -> Any:
+    """An unfitted candidate by name, configured from the ``churn_model`` settings."""
+    if name == "boosted_trees":
+        return BoostedHazard(dict(settings.get("params", {})))
+    if name == "logistic_regression":
+        return LogisticHazard(C=float(settings.get("logistic_C", 1.0)))
+    if name == "base_rate":
+        return BaseRateHazard()
+    if name == "recency_rule":
+        return RecencyHazard()
+    raise ValueError(f"unknown candidate {name!r}: choose from {', '.join(CANDIDATES)}")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPSILON, 1 - _EPSILON)
+    return np.log(p / (1 - p)).reshape(-1, 1)
+
+
+@dataclass
+class HazardCalibration:
+    """A monotone map of raw monthly hazards to calibrated ones: none, sigmoid (Platt) or isotonic."""
+
+    method: str = "none"
+    mapper_: Any = None
+
+    def fit(self, raw: np.ndarray, labels: np.ndarray) -> "HazardCalibration":
+        if self.method not in CALIBRATIONS:
+            raise ValueError(f"unknown calibration {self.method!r}: choose from {', '.join(CALIBRATIONS)}")
+        if self.method == "sigmoid":
+            self.mapper_ = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(raw), labels)
+        elif self.method == "isotonic":
+            self.mapper_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, labels)
+        return self
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        if self.method == "sigmoid":
+            return self.mapper_.predict_proba(_logit(raw))[:, 1]
+        if self.method == "isotonic":
+            return self.mapper_.predict(raw)
+        return raw

@@ -1,0 +1,129 @@
+"""Person-period rows: each snapshot row expanded into the months ahead it was observed for.
+
+A snapshot row (customer, as_of) with features known at ``as_of`` becomes one
+row per month k = 1..12 ahead in which the customer was still paying at the
+month's start and whose window had closed by ``observed_until``; its label
+says whether the customer stopped paying inside that month. A classifier of
+that label on the features plus ``months_ahead`` is a discrete-time hazard
+h(k | x at as_of), and S(k) = prod_{j<=k} (1 - h(j)) is the survival curve:
+features stay those of the as-of date, the hazard of month k is learned from
+what happened k months after such dates (not a one-month hazard iterated).
+
+A month is 365.25 / 12 days. Churn on day d after ``as_of`` (d = 0 is
+``as_of``) falls in month k when (k-1) * month <= d < k * month.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from helpers.analytics.features import FEATURES, LABEL
+
+DAYS_PER_MONTH = 365.25 / 12
+MAX_MONTHS = 12
+PERIOD_FEATURES: tuple[str, ...] = ("months_ahead", "renewal_in_period")
+HAZARD_FEATURES: tuple[str, ...] = FEATURES + PERIOD_FEATURES
+
+
+def month_end_days(months: int = MAX_MONTHS) -> np.ndarray:
+    """Whole days after as_of until each month k = 1..months has ended (churn day < this)."""
+    return np.ceil(np.arange(1, months + 1) * DAYS_PER_MONTH).astype(int)
+
+
+def attach_outcomes(snapshots: pd.DataFrame, churn_events: pd.DataFrame) -> pd.DataFrame:
+    """Add ``days_to_churn``: days from as_of to the first churn on or after it (NaN: none in the data).
+
+    Args:
+        snapshots: stacked snapshots with ``customer_id`` and ``as_of`` (dates).
+        churn_events: helpers.analytics.features.churn_events output.
+    """
+    left = snapshots.assign(_as_of=pd.to_datetime(snapshots["as_of"]).astype("datetime64[us]"))
+    left["_row"] = np.arange(len(left))
+    right = churn_events.assign(_churn=pd.to_datetime(churn_events["churn_date"]).astype("datetime64[us]"))
+    joined = pd.merge_asof(
+        left.sort_values("_as_of"), right[["customer_id", "_churn"]].sort_values("_churn"),
+        left_on="_as_of", right_on="_churn", by="customer_id", direction="forward", allow_exact_matches=True,
+    ).sort_values("_row")
+    out = snapshots.copy()
+    out["days_to_churn"] = (joined["_churn"] - joined["_as_of"]).dt.days.to_numpy(dtype=float)
+    return out
+
+
+def renewal_in_period(months_to_renewal: np.ndarray, is_annual: np.ndarray, months_ahead: np.ndarray) -> np.ndarray:
+    """1 when a renewal falls in month k: always for monthly plans, at the anniversary for annual ones."""
+    annual_hit = (months_to_renewal >= months_ahead - 1) & (months_to_renewal < months_ahead)
+    return np.where(is_annual > 0, annual_hit, True).astype(float)
+
+
+def expand(frame: pd.DataFrame, months: int = MAX_MONTHS) -> pd.DataFrame:
+    """Each row repeated for months 1..months with the period covariates (for prediction)."""
+    repeated = frame.loc[frame.index.repeat(months), list(FEATURES)].reset_index(drop=True)
+    ahead = np.tile(np.arange(1, months + 1), len(frame)).astype(float)
+    repeated["months_ahead"] = ahead
+    repeated["renewal_in_period"] = renewal_in_period(
+        repeated["months_to_renewal"].to_numpy(dtype=float), repeated["is_annual"].to_numpy(dtype=float), ahead
+    )
+    return repeated
+
+
+def observed_months(frame: pd.DataFrame, observed_until: dt.date, months: int = MAX_MONTHS) -> np.ndarray:
+    """How many months ahead of each row's as_of are observed: alive at their start, closed by ``observed_until``."""
+    close_days = (pd.Timestamp(observed_until) - pd.to_datetime(frame["as_of"])).dt.days.to_numpy()
+    ends = month_end_days(months)
+    closed = np.searchsorted(ends, close_days, side="right")  # months whose end <= close day
+    churn_day = frame["days_to_churn"].to_numpy(dtype=float)
+    # The month holding the churn day is the last one the customer is at risk in.
+    churn_month = np.where(np.isnan(churn_day), months, np.searchsorted(ends, churn_day, side="right") + 1)
+    return np.minimum(closed, churn_month)
+
+
+def person_period_rows(
+    frame: pd.DataFrame,
+    observed_until: dt.date,
+    months: int = MAX_MONTHS,
+    max_rows: int | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Training rows of the hazard: one per observed (snapshot row, month ahead).
+
+    Args:
+        frame: snapshots with FEATURES, ``as_of``, ``mrr_current`` and ``days_to_churn``.
+        observed_until: outcomes on or after this day are unknown (exclusive end).
+        months: months ahead to follow.
+        max_rows: keep a uniform random sample of this many rows (hazards stay unbiased).
+        seed: the sample's seed.
+
+    Returns:
+        HAZARD_FEATURES, ``customer_id``, ``as_of`` and ``churned`` (stopped paying in that month).
+    """
+    counts = observed_months(frame, observed_until, months)
+    row = np.repeat(np.arange(len(frame)), counts)
+    starts = np.cumsum(counts) - counts
+    ahead = np.arange(len(row)) - np.repeat(starts, counts) + 1
+    if max_rows is not None and len(row) > max_rows:
+        keep = np.sort(np.random.default_rng(seed).choice(len(row), size=max_rows, replace=False))
+        row, ahead = row[keep], ahead[keep]
+    rows = frame.iloc[row][["customer_id", "as_of", *FEATURES]].reset_index(drop=True)
+    rows["months_ahead"] = ahead.astype(float)
+    rows["renewal_in_period"] = renewal_in_period(
+        rows["months_to_renewal"].to_numpy(dtype=float), rows["is_annual"].to_numpy(dtype=float), rows["months_ahead"].to_numpy()
+    )
+    churn_day = frame["days_to_churn"].to_numpy(dtype=float)[row]
+    ends = month_end_days(months)
+    with np.errstate(invalid="ignore"):
+        rows[LABEL] = (churn_day < ends[ahead - 1]).astype(int)
+    return rows
+
+
+def churned_within(frame: pd.DataFrame, days: int) -> np.ndarray:
+    """1 when the row's customer stopped paying within ``days`` of its as_of."""
+    with np.errstate(invalid="ignore"):
+        return (frame["days_to_churn"].to_numpy(dtype=float) < days).astype(int)
+
+
+def horizon_days(months: int) -> int:
+    """Whole days of the first ``months`` months after an as-of date."""
+    return int(month_end_days(months)[-1])

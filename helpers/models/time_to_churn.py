@@ -1,0 +1,73 @@
+"""The time-to-churn curve: calibrated monthly hazards turned into S(k) and horizon probabilities.
+
+One fitted curve serves every probability the suite shows: the churn model's
+probability within its horizon is 1 - S(horizon days) and the risk model's
+3/6/12-month survival is S(3/6/12), so they agree for every customer and a
+12-month loss is never below a 90-day one. Inside a month the stop day is
+taken as uniform over the month's whole days (S linear between month ends).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers.models.hazard import HazardCalibration
+from helpers.models.person_period import MAX_MONTHS, expand, month_end_days
+
+
+@dataclass
+class TimeToChurnCurve:
+    """A fitted hazard candidate and its calibration.
+
+    Attributes:
+        hazard_model: a helpers.models.hazard candidate (fitted).
+        calibration: the HazardCalibration applied to its output.
+        candidate: the candidate's name (``boosted_trees``, ``logistic_regression``, ...).
+        months: the longest horizon of the curve.
+    """
+
+    hazard_model: Any
+    calibration: HazardCalibration
+    candidate: str
+    months: int = MAX_MONTHS
+
+    def hazards(self, frame: pd.DataFrame, months: int | None = None) -> np.ndarray:
+        """Calibrated h(k), k = 1..months, per row of a snapshot frame: shape (rows, months)."""
+        months = months or self.months
+        if not 1 <= months <= self.months:
+            raise ValueError(f"months must be between 1 and {self.months}, got {months}")
+        if frame.empty:
+            return np.empty((0, months))
+        raw = self.hazard_model.hazard(expand(frame, months))
+        return np.clip(self.calibration.apply(raw), 0.0, 1.0).reshape(len(frame), months)
+
+    def survival(self, frame: pd.DataFrame, months: int | None = None) -> np.ndarray:
+        """S(1..months) per row: probability of still paying after k months; non-increasing."""
+        return np.cumprod(1.0 - self.hazards(frame, months), axis=1)
+
+    def churn_probability(self, frame: pd.DataFrame, days: int) -> np.ndarray:
+        """Probability of stopping to pay within ``days`` of the as-of date: 1 - S(days)."""
+        return 1.0 - survival_at_days(self.survival(frame, months_covering(days, self.months)), days)
+
+
+def months_covering(days: int, limit: int = MAX_MONTHS) -> int:
+    """The number of months whose end reaches ``days`` (at most ``limit``)."""
+    ends = month_end_days(limit)
+    if days < 1 or days > ends[-1]:
+        raise ValueError(f"a horizon must be between 1 and {ends[-1]} days, got {days}")
+    return int(np.searchsorted(ends, days, side="left") + 1)
+
+
+def survival_at_days(curves: np.ndarray, days: int) -> np.ndarray:
+    """S at ``days`` from monthly curves S(1..K): linear in whole days within the month holding it."""
+    ends = np.concatenate([[0], month_end_days(curves.shape[1])])
+    k = int(np.searchsorted(ends, days, side="left"))  # month k holds day days-1
+    if k == 0:
+        return np.ones(len(curves))
+    previous = curves[:, k - 2] if k >= 2 else np.ones(len(curves))
+    share = (days - ends[k - 1]) / (ends[k] - ends[k - 1])
+    return previous + share * (curves[:, k - 1] - previous)
