@@ -72,14 +72,14 @@ def state(space: dict[str, Path]) -> dict[str, str]:
     return digests(space["warehouse"], space["models"], space["reports"])
 
 
-def cli(space: dict[str, Path] | None, *arguments: str, prefix: tuple[str, ...] = (), code: str | None = None,
+def cli(space: dict[str, Path] | None, *arguments: str, prefix: tuple[str, ...] = (),
         **environment: str) -> subprocess.CompletedProcess:
     """``python -m helpers ARGUMENTS`` in a real process, pointed at the workspace by the environment."""
     env = {**os.environ, **environment}
     if space:
         env.update(WAREHOUSE_PATH=str(space["warehouse"]), MODELS_DIR=str(space["models"]),
                    REPORTS_DIR=str(space["reports"]))
-    command = [sys.executable, "-c", code, *arguments] if code else [sys.executable, "-m", "helpers", *arguments]
+    command = [sys.executable, "-m", "helpers", *arguments]
     return subprocess.run([*prefix, *command], capture_output=True, text=True, cwd=PROJECT, env=env, timeout=600)
 
 

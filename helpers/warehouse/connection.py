@@ -62,9 +62,9 @@ def write_lock(target: Path, purpose: str) -> Iterator[None]:
             stack.enter_context(files.exclusive_lock(target, purpose))
         except files.BusyError as error:
             raise WarehouseBusyError(
-                f"{target} is in use by {error.holder}: {purpose} refused, because a rebuild would replace "
-                "the file under the writer and its writes would be lost. Wait for it to finish or close "
-                "that connection, then run again; nothing was changed."
+                f"{target} is in use by {error.holder}, so {purpose} is refused: a rebuild replaces the file, "
+                "and rows written meanwhile to the old one would be lost. Wait for it to finish (or close that "
+                "connection) and run again; nothing was changed."
             ) from None
         except PermissionError as error:
             raise WarehouseError(
