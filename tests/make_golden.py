@@ -37,6 +37,11 @@ def main() -> int:
         for cell in executed.cells:
             if cell.cell_type == "code" and CHECK_TAG not in cell.metadata.get("tags", []):
                 cell.outputs = []
+        # Paths relative to the project: a golden copy must not carry this machine's folders.
+        run = executed.metadata.get("papermill", {})
+        for key in ("input_path", "output_path"):
+            if key in run:
+                run[key] = str(Path(run[key]).resolve().relative_to(TESTS.parent))
         nbformat.write(executed, target)
         print(f"refreshed {target.relative_to(TESTS.parent)}")
     return 0

@@ -616,7 +616,6 @@ def test_the_trained_models_load_and_predict_as_before(trained_small_models):
 def test_a_sigmoid_calibrated_churn_model_round_trips(trained_small_models, tmp_path):
     """params.yaml may choose sigmoid calibration: its fitted parts are on the allow-list too."""
     from helpers import warehouse
-    from helpers.analytics import features
     from helpers.models import selection, training
     from helpers.models.churn_model import ChurnModel, reference_values
     from helpers.dates import add_months

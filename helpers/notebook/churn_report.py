@@ -12,7 +12,6 @@ import pandas as pd
 from helpers.notebook.formatting import (
     MISSING,
     format_number,
-    format_percent,
     format_table,
 )
 
