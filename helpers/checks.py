@@ -6,6 +6,8 @@ so a caller can fix the call without reading the code.
 
 from __future__ import annotations
 
+import numbers
+
 __all__ = ["int_in_range"]
 
 
@@ -29,8 +31,8 @@ def int_in_range(value: object, name: str, minimum: int = 1, maximum: int | None
     expected = (
         f"an int between {minimum} and {maximum}" if maximum is not None else f"an int >= {minimum}"
     )
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
     if value < minimum or (maximum is not None and value > maximum):
         raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return value
+    return int(value)

@@ -34,7 +34,13 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 
 from helpers import config, files, registry, warehouse
 from helpers.dates import resolve_as_of
-from helpers.publishing import MANIFEST, list_runs, publish, skipped_reports, write_index  # noqa: F401  (re-exported)
+from helpers.publishing import (  # noqa: F401  (re-exported)
+    MANIFEST,
+    list_runs,
+    publish,
+    skipped_reports,
+    write_index,
+)
 from helpers.warehouse import engine as engine_seam
 
 # Report name -> notebook. The training notebook is not a report: the DVC

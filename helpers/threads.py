@@ -17,6 +17,8 @@ from collections.abc import Iterator
 
 from threadpoolctl import threadpool_limits
 
+from helpers import checks
+
 THREADS_VARIABLE = "CHURN_SUITE_THREADS"
 
 
@@ -40,8 +42,7 @@ def limited_threads(threads: int | None = None) -> Iterator[None]:
     Results are identical whatever the thread count.
     """
     count = thread_count() if threads is None else threads
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise ValueError(f"threads must be an int >= 0 (0: no limit), got {threads!r}")
+    checks.int_in_range(count, "threads (0: no limit)", minimum=0)
     if count == 0:
         yield
         return

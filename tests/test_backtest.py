@@ -44,7 +44,7 @@ def test_origins_fit_the_data_and_a_report_date():
     dates = origins(dt.date(2025, 6, 30), 90, 3)
     assert dates == [dt.date(2025, 2, 1), dt.date(2025, 3, 1), dt.date(2025, 4, 1)]
     assert origins(dt.date(2025, 6, 30), 90, 1, latest=dt.date(2025, 5, 1)) == [dt.date(2025, 1, 1)]
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match=r"count \(backtest dates\) must be an int >= 1, got 0"):
         origins(dt.date(2025, 6, 30), 90, 0)
 
 

@@ -81,7 +81,7 @@ def test_analysis_window_ends_with_the_state_at_the_end_of_the_last_complete_mon
     assert nb.last_snapshot("2025-12-15") == dt.date(2025, 12, 1)
     assert nb.month_window(dt.date(2026, 1, 1), 12) == (dt.date(2025, 2, 1), dt.date(2026, 1, 1))
     assert nb.month_window(dt.date(2026, 1, 1), 1) == (dt.date(2026, 1, 1), dt.date(2026, 1, 1))
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match="months must be an int >= 1, got 0"):
         nb.month_window(dt.date(2026, 1, 1), 0)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from helpers import checks
 from helpers.dates import DateLike, to_date
 from helpers.domain import (
     RETENTION_SIGNAL_EVENTS,
@@ -64,9 +65,7 @@ MAX_HORIZON_DAYS = 730
 
 
 def _check_horizon(horizon_days: object) -> int:
-    if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or not 1 <= horizon_days <= MAX_HORIZON_DAYS:
-        raise ValueError(f"horizon_days must be an int between 1 and {MAX_HORIZON_DAYS}, got {horizon_days!r}")
-    return horizon_days
+    return checks.int_in_range(horizon_days, "horizon_days", 1, MAX_HORIZON_DAYS)
 
 
 def snapshot(con: Connection, as_of: DateLike, horizon_days: int = 90) -> pd.DataFrame:

@@ -17,7 +17,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from helpers.analytics.projection import cohort_alive, fit_cohorts, fit_pooled, last_observed_month
+from helpers.analytics.projection import (
+    cohort_alive,
+    fit_cohorts,
+    fit_pooled,
+    last_observed_month,
+)
 from helpers.analytics.revenue import retention_metrics
 from helpers.analytics.segments import ALL_CUSTOMERS, check_segment
 from helpers.dates import DateLike, add_months

@@ -22,11 +22,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import config, files, registry, warehouse
+from helpers import checks, config, files, registry, warehouse
 from helpers.dates import add_months, month_start
 from helpers.models.evaluation import horizon_metrics
 from helpers.models.person_period import churned_within, horizon_days
-from helpers.models.selection import MIN_TRAIN_MONTHS, calibration_rows, fit_curve, training_rows
+from helpers.models.selection import (
+    MIN_TRAIN_MONTHS,
+    calibration_rows,
+    fit_curve,
+    training_rows,
+)
 from helpers.models.training import load_snapshots, split_for
 
 TWELVE_MONTHS = horizon_days(12)
@@ -34,8 +39,7 @@ TWELVE_MONTHS = horizon_days(12)
 
 def origins(data_end: dt.date, horizon: int, count: int, latest: dt.date | None = None) -> list[dt.date]:
     """The last ``count`` month starts whose ``horizon``-day window closed by the data end (and ``latest``)."""
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"the number of backtest dates must be a positive int, got {count!r}")
+    checks.int_in_range(count, "count (backtest dates)")
     known = data_end + dt.timedelta(days=1)
     if latest is not None:
         known = min(known, latest)

@@ -37,7 +37,12 @@ from helpers.models.drift import feature_profile
 from helpers.models.evaluation import concordance_index
 from helpers.models.hazard import CANDIDATES
 from helpers.models.model_card import render_model_card
-from helpers.models.person_period import DAYS_PER_MONTH, MAX_MONTHS, attach_outcomes, person_period_rows
+from helpers.models.person_period import (
+    DAYS_PER_MONTH,
+    MAX_MONTHS,
+    attach_outcomes,
+    person_period_rows,
+)
 from helpers.models.risk_model import RiskModel, km_calibration_gap
 from helpers.models.selection import (
     Split,

@@ -80,7 +80,6 @@ from helpers.notebook.overview import (
     row_count_table,
     weekly_event_counts,
 )
-from helpers.threads import limited_threads
 from helpers.notebook.parameters import (
     last_complete_month,
     last_snapshot,
@@ -99,6 +98,7 @@ from helpers.notebook.training_report import (
     metrics_table,
     reliability_frame,
 )
+from helpers.threads import limited_threads
 
 __all__ = [
     "LTV_METHODS",

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers import checks
 from helpers.notebook.formatting import (
     MISSING,
     format_number,
@@ -90,8 +91,7 @@ def top_accounts(scores: pd.DataFrame, n: int = 20, rank_by: str = "mrr_at_risk"
         ``customer_id, plan_tier, industry, mrr, churn_probability, risk_tier,
         mrr_at_risk, expected_mrr_at_risk_12m, drivers`` (text).
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"top_n must be a positive int, got {n!r}")
+    checks.int_in_range(n, "top_n")
     if rank_by not in RANKINGS:
         raise ValueError(f"rank_by must be one of {', '.join(map(repr, RANKINGS))}; got {rank_by!r}")
     frame = scores.assign(mrr=scores["mrr"].astype(float))

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from helpers import config
+from helpers import checks, config
 from helpers.dates import DateLike, add_months, month_start, to_date
 from helpers.models import training
 
@@ -69,8 +69,7 @@ def last_snapshot(as_of: DateLike) -> dt.date:
 
 def month_window(as_of: DateLike, months: int) -> tuple[dt.date, dt.date]:
     """The last ``months`` monthly snapshots of a report as of ``as_of``, as (first, last); last = ``last_snapshot``."""
-    if isinstance(months, bool) or not isinstance(months, int) or months < 1:
-        raise ValueError(f"months must be a positive int, got {months!r}")
+    checks.int_in_range(months, "months")
     last = last_snapshot(as_of)
     return add_months(last, -(months - 1)), last
 
@@ -102,8 +101,7 @@ def load_training_params(
         raise ValueError(f"overrides must be a mapping such as {{churn_model: {{params: {{max_iter: 60}}}}}}, got {overrides!r}")
     merged = _merge(params, overrides, "")
     if horizon_days:
-        if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or horizon_days < 1:
-            raise ValueError(f"horizon_days must be a positive int (0 keeps params.yaml's), got {horizon_days!r}")
+        checks.int_in_range(horizon_days, "horizon_days (0 keeps params.yaml's)")
         merged["churn_model"]["horizon_days"] = horizon_days
     return merged
 

@@ -25,13 +25,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-
 import yaml
 
 from helpers import config, files
+from helpers.warehouse import connection, ingest_checks, synthetic
 from helpers.warehouse import ingest as ingest_module
-from helpers.warehouse import connection, ingest_checks
-from helpers.warehouse import synthetic
 
 TABLE_FILES = {
     "customers": "customers.parquet",

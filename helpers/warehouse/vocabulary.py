@@ -18,7 +18,14 @@ import duckdb
 import pandas as pd
 import yaml
 
-from helpers.domain import BillingInterval, EventType, Industry, PlanTier, TicketPriority, Vocabulary
+from helpers.domain import (
+    BillingInterval,
+    EventType,
+    Industry,
+    PlanTier,
+    TicketPriority,
+    Vocabulary,
+)
 from helpers.warehouse.ingest_checks import IngestError
 
 # Vocabulary name in the mapping file -> its enum and the staged (table, column) pairs it covers.

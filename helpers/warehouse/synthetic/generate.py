@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from helpers import checks
 from helpers.domain import TICKET_TOPICS, BillingInterval
 from helpers.warehouse import catalog
 from helpers.warehouse.synthetic import settings
@@ -106,10 +107,8 @@ def _validate(write, n_customers, seed, start, end, events_per_customer) -> None
     """Raise ValueError naming the first bad argument."""
     if not callable(write):
         raise ValueError(f"write must be callable as write(table, frame), got {write!r}")
-    if not _is_int(n_customers) or n_customers < 1:
-        raise ValueError(f"n_customers must be an int >= 1, got {n_customers!r}")
-    if not _is_int(seed) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    checks.int_in_range(n_customers, "n_customers")
+    checks.int_in_range(seed, "seed", minimum=0)
     for name, value in (("start", start), ("end", end)):
         if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
             raise ValueError(f"{name} must be a datetime.date, got {value!r}")
@@ -119,9 +118,6 @@ def _validate(write, n_customers, seed, start, end, events_per_customer) -> None
             or not math.isfinite(events_per_customer) or events_per_customer <= 0):
         raise ValueError(f"events_per_customer must be a finite number > 0, got {events_per_customer!r}")
 
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _ids(prefix: str, numbers_: np.ndarray, width: int) -> np.ndarray:
