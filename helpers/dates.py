@@ -8,10 +8,13 @@ never from the clock.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Union
 
 import numpy as np
 import pandas as pd
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]00:00(?::00(?:\.0+)?)?)?")
 
 DateLike = Union[dt.date, str, pd.Timestamp, np.datetime64]
 
@@ -34,6 +37,9 @@ def to_date(value: DateLike | None, name: str) -> dt.date | None:
     message = f"{name} must be a date such as 2024-01-31, got {value!r}"
     # Numbers would parse as nanoseconds since 1970: refuse them outright.
     if not isinstance(value, (dt.date, str, np.datetime64)):
+        raise ValueError(message)
+    # Text must be ISO: pandas would read "June" as June of the current year (the clock).
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value.strip()):
         raise ValueError(message)
     try:
         stamp = pd.Timestamp(value)
