@@ -12,6 +12,9 @@ from helpers import warehouse
 from helpers.domain import Customer, EventType, PlanTier, UsageEvent
 from helpers.repositories import MAX_SAMPLE_SIZE, DuckDBCustomerRepository, DuckDBUsageRepository
 from sample_data import build_frames, valid_frames
+from simulators import small_company
+
+from helpers.warehouse.ingest import ingest
 
 DATA_END = dt.date(2024, 12, 31)
 
@@ -299,3 +302,22 @@ def test_an_amount_float_cannot_hold_survives_the_frame(small):
     frame = repository.customers_frame().set_index("customer_id")
     assert frame.loc["C3", "mrr"] == Decimal("1234567890.11")
     assert repository.get_by_id("C3").mrr.amount == Decimal("1234567890.11")
+
+
+
+def test_a_scheduled_cancellation_is_active_until_its_end_date(tmp_path):
+    """An export showing C03's scheduled end (2025-12-01, after the data end 2025-06-30) as its churn_date."""
+    company = small_company()
+    company.customers.loc[company.customers["customer_id"] == "C03", "churn_date"] = dt.date(2025, 12, 1)
+    path = tmp_path / "w.duckdb"
+    ingest(**company.write(tmp_path / "files"), warehouse_path=path)
+    with warehouse.get_connection(path=path) as con:
+        assert con.execute("select churn_date from raw.customers where customer_id = 'C03'").fetchone()[0] == \
+            dt.date(2025, 12, 1)
+        paying = {row[0] for row in con.execute(
+            "select customer_id from raw.customers where churn_date is null or churn_date > $end",
+            {"end": warehouse.data_end(con)},
+        ).fetchall()}
+    active = {customer.customer_id for customer in DuckDBCustomerRepository(path).get_all_active()}
+    assert "C03" in active
+    assert active == paying
