@@ -38,7 +38,7 @@ def _note(entry: dict[str, Any]) -> str:
     if "problems" in info:
         notes.append(f"{info['problems']} problem(s)")
     if "max_iter" in info:
-        notes.append("max_iter " + ", ".join(f"{name} {value}" for name, value in info["max_iter"].items()))
+        notes.append(f"boosted trees max_iter {info['max_iter']} (one fit serves churn_model and risk_model)")
     if "matches_snapshot" in info:
         notes.append("matches snapshot" if info["matches_snapshot"] else "**differs from snapshot**")
     if "matches_duckdb" in info:

@@ -114,14 +114,14 @@ def train_models(context: StepContext, clock: Clock) -> dict[str, Any]:
     from helpers.models import training
 
     params = training.load_params(context.train_params)
+    # One time-to-churn fit serves both registry names: its boosted-trees settings live under churn_model.
     if context.train_max_iter is not None:
-        for model in ("churn_model", "risk_model"):
-            params[model]["params"]["max_iter"] = context.train_max_iter
+        params["churn_model"]["params"]["max_iter"] = context.train_max_iter
     models_dir = _require(context.models_dir, "models_dir", "train_models")
     with clock.measure("train_models"):
         written = training.train_all(params, context.warehouse, models_dir, context.metrics_dir)
     return {
-        "max_iter": {model: params[model]["params"]["max_iter"] for model in ("churn_model", "risk_model")},
+        "max_iter": params["churn_model"]["params"]["max_iter"],
         "versions": {name: metadata.get("version") for name, metadata in written.items()},
     }
 

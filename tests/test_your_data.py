@@ -109,7 +109,8 @@ def test_make_reports_on_your_files_matches_an_independent_computation(files_pro
     assert metadata["inputs"]["data_end"]["end_dates_after"] == 1
     assert "Data end used: 2025-06-30" in files_project["output"]
     run = json.loads((project / "reports" / REPORT_DAY / "run.json").read_text())
-    assert set(run["reports"]) == {"overview", "cohort"}
+    # Every report that needs no model publishes, the LTV and forecast report (06) included.
+    assert set(run["reports"]) == {"overview", "cohort", "ltv"}
     assert set(run["skipped"]) == {"churn", "backtest"}
     assert "python -m helpers train" in run["skipped"]["churn"]
     assert (project / "reports" / REPORT_DAY / "cohort_report.html").stat().st_size > 0

@@ -176,7 +176,10 @@ def forecast_mrr(
     name = check_segment(segment)
     strata = name or check_segment(survival_by)
     last = last_observed_month(as_of)
-    everyone = fit_pooled(cohort_alive(con, as_of, None))[ALL_CUSTOMERS]
+    pooled = fit_pooled(cohort_alive(con, as_of, None))
+    if ALL_CUSTOMERS not in pooled:
+        raise ValueError(f"no cohort has paid before as_of {to_date(as_of, 'as_of')}: nothing to forecast from")
+    everyone = pooled[ALL_CUSTOMERS]
     fits = fit_pooled(cohort_alive(con, as_of, strata), strict=False) if strata else {}
     trends = expansion_trend(con, as_of, strata, trend_months).set_index("segment")
     by_age = existing_mrr_by_age(con, as_of, strata)
@@ -240,10 +243,17 @@ def backtest_forecast(
     actual = mrr_movements(con, end=last_realized)[["month", "ending_mrr"]]
     actual = actual.assign(realized=actual["ending_mrr"].astype(float)).drop(columns="ending_mrr")
     rows = []
+    columns = ["as_of", "month", "horizon", "forecast", "lower", "upper", "realized", "error",
+               "relative_error", "covered"]
     for as_of in as_ofs:
-        forecast = forecast_mrr(con, as_of, horizon, **forecast_options)
+        try:
+            forecast = forecast_mrr(con, as_of, horizon, **forecast_options)
+        except ValueError:  # too little history before this origin: no forecast was possible then
+            continue
         forecast.insert(0, "as_of", pd.Timestamp(to_date(as_of, "as_of")))
         rows.append(forecast.merge(actual, on="month", how="inner"))
+    if not rows:
+        return pd.DataFrame(columns=columns)
     frame = pd.concat(rows, ignore_index=True)
     frame["error"] = frame["forecast"] - frame["realized"]
     frame["relative_error"] = frame["error"] / frame["realized"]

@@ -133,6 +133,13 @@ def fit_pooled(alive: pd.DataFrame, min_at_risk: int = 30, strict: bool = True) 
                 continue
             if not strict:
                 continue
+            sparse = pooled_curve(alive[alive["segment"] == segment_value], 1)
+            if len(sparse) >= 2:
+                # Too few customers per age for sBG to tell α from β: constant churn over every
+                # customer-month observed (wide interval from its posterior), not a refusal.
+                counts = sparse["share"].to_numpy() * float(sparse["size"].iloc[0])
+                fits[segment_value] = geometric_fit(-np.diff(counts), float(counts[-1]))
+                continue
             raise ValueError(f"segment {segment_value!r}: its pooled retention curve cannot be fitted ({error}); "
                              f"choose a coarser segment or an as_of with more history") from None
         fits[segment_value] = fit
