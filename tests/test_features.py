@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -178,3 +179,61 @@ def test_month_starts():
         dt.date(2024, 2, 1), dt.date(2024, 3, 1), dt.date(2024, 4, 1), dt.date(2024, 5, 1)]
     assert dates.month_starts(dt.date(2023, 11, 1), dt.date(2024, 5, 1), step_months=3) == [
         dt.date(2023, 11, 1), dt.date(2024, 2, 1), dt.date(2024, 5, 1)]
+
+
+def assert_same_rows(stacked: pd.DataFrame, singles: pd.DataFrame) -> None:
+    """Same rows in the same order; integers exactly, averages up to floating-point summation order."""
+    assert list(stacked.columns) == list(singles.columns)
+    assert len(stacked) == len(singles) > 0
+    for column in stacked.columns:
+        got, want = stacked[column], singles[column]
+        if pd.api.types.is_float_dtype(want):
+            np.testing.assert_allclose(got.to_numpy(float), want.to_numpy(float), rtol=1e-12, atol=1e-12, err_msg=column)
+        else:
+            assert got.tolist() == want.tolist(), column
+
+
+def singles_of(con, as_of_dates, horizon_days):
+    return pd.concat([features.snapshot(con, day, horizon_days) for day in sorted(as_of_dates)], ignore_index=True)
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_stacked_snapshots_equal_one_snapshot_per_date(tmp_path, seed):
+    """Irregular dates: the first days of the data, mid-month, a day apart, a leap day, past the data end."""
+    frames = random_frames(seed, n_customers=80)
+    path = tmp_path / "w.duckdb"
+    build_frames(path, frames)
+    as_of_dates = [*dates.month_starts(dt.date(2023, 1, 1), dt.date(2025, 2, 1)),
+                   dt.date(2023, 1, 2), dt.date(2023, 6, 17), dt.date(2023, 6, 18), dt.date(2024, 2, 29)]
+    random.Random(seed).shuffle(as_of_dates)
+    with warehouse.get_connection(path=path, read_only=True) as con:
+        stacked = features.stacked_snapshots(con, as_of_dates, 60)
+        singles = singles_of(con, as_of_dates, 60)
+    assert stacked["as_of"].nunique() >= len(as_of_dates) - 2  # the first signups are on 2023-01-01
+    assert singles["churned"].sum() > 0 and singles["days_since_last_event"].max() > 90
+    assert_same_rows(stacked, singles)
+
+
+def test_stacked_snapshots_equal_single_snapshots_on_a_simulated_company(tmp_path):
+    """Data from the independent simulator: annual plans, win-backs, scheduled cancellations, busy accounts."""
+    from helpers.warehouse.ingest import ingest
+    from simulators import simulate_company
+
+    company = simulate_company(300, 30, "2023-01-01", seed=4)
+    ingest(**company.write(tmp_path / "files"), warehouse_path=tmp_path / "w.duckdb", data_end=company.data_end)
+    as_of_dates = dates.month_starts(dt.date(2023, 2, 1), company.data_end)
+    with warehouse.get_connection(path=tmp_path / "w.duckdb", read_only=True) as con:
+        stacked = features.stacked_snapshots(con, as_of_dates, 1)
+        singles = singles_of(con, as_of_dates, 1)
+    assert singles["is_annual"].sum() > 0 and singles["reactivated_before"].sum() > 0
+    assert_same_rows(stacked, singles)
+
+
+def test_stacked_snapshots_refuse_repeated_or_no_dates(tmp_path):
+    path = tmp_path / "w.duckdb"
+    build_frames(path, random_frames(5, n_customers=5))
+    with warehouse.get_connection(path=path, read_only=True) as con:
+        with pytest.raises(ValueError, match="repeats 2024-03-01"):
+            features.stacked_snapshots(con, [AS_OF, dt.date(2024, 4, 1), AS_OF])
+        with pytest.raises(ValueError, match="empty"):
+            features.stacked_snapshots(con, [])

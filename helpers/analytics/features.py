@@ -23,7 +23,7 @@ from helpers.domain import (
     PlanTier,
     TicketPriority,
 )
-from helpers.warehouse.engine import Connection
+from helpers.warehouse.engine import Connection, is_spark
 from helpers.warehouse.queries import fetch_frame, load_sql
 
 LABEL = "churned"
@@ -68,6 +68,23 @@ def _check_horizon(horizon_days: object) -> int:
     return checks.int_in_range(horizon_days, "horizon_days", 1, MAX_HORIZON_DAYS)
 
 
+def _query_parameters(horizon_days: object) -> dict[str, object]:
+    """The parameters both snapshot queries bind: the horizon and the vocabularies' event types."""
+    return {
+        "horizon_days": _check_horizon(horizon_days),
+        "retention_signal_events": [event.value for event in RETENTION_SIGNAL_EVENTS],
+        "invite_event": EventType.USER_INVITE.value,
+        "limit_event": EventType.FEATURE_LIMIT_HIT.value,
+        "trial_event": EventType.PREMIUM_FEATURE_TRIAL.value,
+        "urgent_priorities": [TicketPriority.HIGH.value, TicketPriority.CRITICAL.value],
+    }
+
+
+def _dates_column(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
+    return frame
+
+
 def snapshot(con: Connection, as_of: DateLike, horizon_days: int = 90) -> pd.DataFrame:
     """Features and label of every customer paying on the day before ``as_of``; one query.
 
@@ -79,29 +96,41 @@ def snapshot(con: Connection, as_of: DateLike, horizon_days: int = 90) -> pd.Dat
     Returns:
         One row per customer: ``customer_id``, ``as_of``, FEATURES and ``churned`` (0/1).
     """
-    parameters = {
-        "as_of": to_date(as_of, "as_of"),
-        "horizon_days": _check_horizon(horizon_days),
-        "retention_signal_events": [event.value for event in RETENTION_SIGNAL_EVENTS],
-        "invite_event": EventType.USER_INVITE.value,
-        "limit_event": EventType.FEATURE_LIMIT_HIT.value,
-        "trial_event": EventType.PREMIUM_FEATURE_TRIAL.value,
-        "urgent_priorities": [TicketPriority.HIGH.value, TicketPriority.CRITICAL.value],
-    }
+    parameters = _query_parameters(horizon_days) | {"as_of": to_date(as_of, "as_of")}
     sql = load_sql("feature_snapshot", churn_events=load_sql("churn_events"))
-    frame = fetch_frame(con, sql, parameters)
-    frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
-    return frame
+    return _dates_column(fetch_frame(con, sql, parameters))
 
 
 def stacked_snapshots(
     con: Connection, as_of_dates: Iterable[DateLike], horizon_days: int = 90
 ) -> pd.DataFrame:
-    """Snapshots at several dates, one under the other (one query per date, set-based within it)."""
-    frames = [snapshot(con, as_of, horizon_days) for as_of in as_of_dates]
-    if not frames:
+    """Snapshots at several dates, one under the other, in date order; one pass over the events.
+
+    The rows and values equal ``snapshot`` at each date (tests/test_features.py
+    compares them); on DuckDB one query reads each event once per 90-day window
+    holding it (helpers/sql/feature_snapshots_stacked.sql). On Spark, one
+    ``snapshot`` per date.
+
+    Args:
+        con: a warehouse connection, or a SparkSession.
+        as_of_dates: distinct snapshot dates, in any order.
+        horizon_days: label window length.
+
+    Returns:
+        The snapshots' rows ordered by ``as_of`` then ``customer_id``.
+    """
+    dates = [to_date(day, "as_of_dates") for day in as_of_dates]
+    if not dates:
         raise ValueError("as_of_dates is empty: give at least one snapshot date")
-    return pd.concat(frames, ignore_index=True)
+    repeated = sorted({day for day in dates if dates.count(day) > 1})
+    if repeated:
+        raise ValueError(f"as_of_dates repeats {', '.join(map(str, repeated))}: give each date once")
+    dates.sort()
+    if is_spark(con):
+        return pd.concat([snapshot(con, day, horizon_days) for day in dates], ignore_index=True)
+    parameters = _query_parameters(horizon_days) | {"as_of_dates": dates, "event_types": EventType.values()}
+    sql = load_sql("feature_snapshots_stacked", churn_events=load_sql("churn_events"))
+    return _dates_column(fetch_frame(con, sql, parameters))
 
 
 def churn_events(con: Connection) -> pd.DataFrame:
