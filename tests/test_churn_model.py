@@ -102,3 +102,19 @@ def test_the_churn_probability_is_one_minus_the_curve_and_explains_itself():
     assert contributions.abs().mean().idxmax() == "days_since_last_event"
     at_reference = snapshots.head(1).assign(days_since_last_event=model.reference["days_since_last_event"])
     assert model.contributions(at_reference)["days_since_last_event"].iloc[0] == pytest.approx(0.0)
+
+
+def test_contributions_equal_one_prediction_per_row_and_feature():
+    """The definition by a plain loop: p(x) - p(x with f at its reference), row by row."""
+    train = person_months(seed=7)
+    curve = TimeToChurnCurve(BoostedHazard({"max_iter": 30}).fit(train), HazardCalibration("none"), "boosted_trees")
+    snapshots = snapshot_rows(n=12, seed=8)
+    model = ChurnModel(curve, 90, reference_values(snapshots))
+    got = model.contributions(snapshots)
+    for row in range(len(snapshots)):
+        one = snapshots.iloc[[row]]
+        for name in FEATURES:
+            moved = one.assign(**{name: model.reference[name]})
+            expected = model.predict_proba(one)[0] - model.predict_proba(moved)[0]
+            assert got[name].iloc[row] == pytest.approx(expected, abs=1e-12), (row, name)
+    assert (got == 0).to_numpy().mean() > 0.05  # some rows sit at the reference: skipped, exactly 0

@@ -25,13 +25,14 @@ import pandas as pd
 from helpers import checks, config, files, registry, warehouse
 from helpers.dates import add_months, month_start
 from helpers.models.evaluation import horizon_metrics
-from helpers.models.person_period import churned_within, horizon_days
+from helpers.models.person_period import MAX_MONTHS, churned_within, horizon_days
 from helpers.models.selection import (
     MIN_TRAIN_MONTHS,
     calibration_rows,
     fit_curve,
     training_rows,
 )
+from helpers.models.time_to_churn import survival_at_days
 from helpers.models.training import load_snapshots, split_for
 
 TWELVE_MONTHS = horizon_days(12)
@@ -89,8 +90,9 @@ def rolling_backtest(con: Any, settings: dict[str, Any], candidate: str, calibra
         scored = snapshots[snapshots["as_of"] == origin].reset_index(drop=True)
         row: dict[str, Any] = {"as_of": origin, "trained_through": origin - dt.timedelta(days=1),
                                "customers": len(scored)}
+        survival = curve.survival(scored, MAX_MONTHS)  # one prediction pass serves both horizons
         for label, days in (("90d", 90), ("12m", TWELVE_MONTHS)):
-            probability = curve.churn_probability(scored, days)
+            probability = 1.0 - survival_at_days(survival, days)
             known = origin + dt.timedelta(days=days) <= follow_up_end
             metrics = horizon_metrics(churned_within(scored, days), probability, scored["mrr_current"])
             row[f"expected_churners_{label}"] = metrics["expected_churners"]

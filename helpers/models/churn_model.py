@@ -48,13 +48,18 @@ class ChurnModel:
 
         The contribution of feature f is p(x) - p(x with f set to its reference
         value): how much this customer's value of f moves its score away from a
-        typical customer's. One batch prediction for all features, no row loops.
+        typical customer's. Rows already at the reference contribute exactly 0 and
+        are not predicted again; one batch prediction per feature, no row loops.
         """
         data = frame[list(self.features)].reset_index(drop=True)
-        copies = [data] + [data.assign(**{name: self.reference[name]}) for name in self.features]
-        scores = self.predict_proba(pd.concat(copies, ignore_index=True))
-        scores = scores.reshape(len(self.features) + 1, len(data))
-        return pd.DataFrame((scores[0] - scores[1:]).T, columns=list(self.features), index=frame.index)
+        base = self.predict_proba(data)
+        values = np.zeros((len(data), len(self.features)))
+        for column, name in enumerate(self.features):
+            differs = (data[name] != self.reference[name]).to_numpy()
+            if differs.any():
+                moved = data.loc[differs].assign(**{name: self.reference[name]})
+                values[differs, column] = base[differs] - self.predict_proba(moved)
+        return pd.DataFrame(values, columns=list(self.features), index=frame.index)
 
 
 def reference_values(frame: pd.DataFrame) -> dict[str, Any]:

@@ -58,13 +58,20 @@ def renewal_in_period(months_to_renewal: np.ndarray, is_annual: np.ndarray, mont
     return np.where(is_annual > 0, annual_hit, True).astype(float)
 
 
-def expand(frame: pd.DataFrame, months: int = MAX_MONTHS) -> pd.DataFrame:
-    """Each row repeated for months 1..months with the period covariates (for prediction)."""
-    repeated = frame.loc[frame.index.repeat(months), list(FEATURES)].reset_index(drop=True)
-    ahead = np.tile(np.arange(1, months + 1), len(frame)).astype(float)
-    repeated["months_ahead"] = ahead
+def expand(frame: pd.DataFrame, months: int | np.ndarray = MAX_MONTHS) -> pd.DataFrame:
+    """Each row repeated for months 1..months with the period covariates (for prediction).
+
+    Args:
+        frame: snapshot rows with FEATURES.
+        months: one count for every row, or one per row (rows keep their order, months ascending).
+    """
+    counts = np.broadcast_to(np.asarray(months, dtype=int), (len(frame),))
+    row, ahead = ragged_index(counts)
+    repeated = frame.iloc[row][list(FEATURES)].reset_index(drop=True)
+    repeated["months_ahead"] = ahead.astype(float)
     repeated["renewal_in_period"] = renewal_in_period(
-        repeated["months_to_renewal"].to_numpy(dtype=float), repeated["is_annual"].to_numpy(dtype=float), ahead
+        repeated["months_to_renewal"].to_numpy(dtype=float), repeated["is_annual"].to_numpy(dtype=float),
+        repeated["months_ahead"].to_numpy()
     )
     return repeated
 
@@ -78,6 +85,28 @@ def observed_months(frame: pd.DataFrame, observed_until: dt.date, months: int = 
     # The month holding the churn day is the last one the customer is at risk in.
     churn_month = np.where(np.isnan(churn_day), months, np.searchsorted(ends, churn_day, side="right") + 1)
     return np.minimum(closed, churn_month)
+
+
+def ragged_index(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and month ahead (1-based) of each (row, k <= counts[row]) pair, row by row."""
+    row = np.repeat(np.arange(len(counts)), counts)
+    starts = np.cumsum(counts) - counts
+    ahead = np.arange(len(row)) - np.repeat(starts, counts) + 1
+    return row, ahead
+
+
+def person_period_index(frame: pd.DataFrame, observed_until: dt.date, months: int = MAX_MONTHS
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The observed (snapshot row, month ahead) pairs and their labels, without copying features.
+
+    Returns:
+        ``row`` (position in ``frame``), ``ahead`` (1..months) and ``churned`` (0/1) arrays.
+    """
+    row, ahead = ragged_index(observed_months(frame, observed_until, months))
+    churn_day = frame["days_to_churn"].to_numpy(dtype=float)[row]
+    with np.errstate(invalid="ignore"):
+        churned = (churn_day < month_end_days(months)[ahead - 1]).astype(int)
+    return row, ahead, churned
 
 
 def person_period_rows(
@@ -99,22 +128,16 @@ def person_period_rows(
     Returns:
         HAZARD_FEATURES, ``customer_id``, ``as_of`` and ``churned`` (stopped paying in that month).
     """
-    counts = observed_months(frame, observed_until, months)
-    row = np.repeat(np.arange(len(frame)), counts)
-    starts = np.cumsum(counts) - counts
-    ahead = np.arange(len(row)) - np.repeat(starts, counts) + 1
+    row, ahead, churned = person_period_index(frame, observed_until, months)
     if max_rows is not None and len(row) > max_rows:
         keep = np.sort(np.random.default_rng(seed).choice(len(row), size=max_rows, replace=False))
-        row, ahead = row[keep], ahead[keep]
+        row, ahead, churned = row[keep], ahead[keep], churned[keep]
     rows = frame.iloc[row][["customer_id", "as_of", *FEATURES]].reset_index(drop=True)
     rows["months_ahead"] = ahead.astype(float)
     rows["renewal_in_period"] = renewal_in_period(
         rows["months_to_renewal"].to_numpy(dtype=float), rows["is_annual"].to_numpy(dtype=float), rows["months_ahead"].to_numpy()
     )
-    churn_day = frame["days_to_churn"].to_numpy(dtype=float)[row]
-    ends = month_end_days(months)
-    with np.errstate(invalid="ignore"):
-        rows[LABEL] = (churn_day < ends[ahead - 1]).astype(int)
+    rows[LABEL] = churned
     return rows
 
 

@@ -28,6 +28,7 @@ from helpers.models.person_period import (
     churned_within,
     horizon_days,
     month_end_days,
+    person_period_index,
     person_period_rows,
 )
 from helpers.models.time_to_churn import TimeToChurnCurve, survival_at_days
@@ -198,19 +199,27 @@ def fit_curve(name: str, train: pd.DataFrame, calibration: pd.DataFrame, setting
 
 def evaluate_curve(curve: TimeToChurnCurve, test: pd.DataFrame, observed_until: dt.date,
                    churn_horizon_days: int) -> tuple[dict[str, Any], np.ndarray]:
-    """Per-horizon expected vs realized, scores, time-dependent AUC and integrated Brier score.
+    """Hazard log loss, per-horizon expected vs realized, time-dependent AUC and integrated Brier score.
+
+    One prediction pass: each row's hazards up to the month holding its last
+    observed day (later months are read by no metric).
 
     Args:
         test: snapshots at evaluation as-of dates with ``days_to_churn``.
         observed_until: the day after the data end.
 
     Returns:
-        The metrics and the predicted curves S(1..12) of the test rows.
+        The metrics and the predicted curves S(1..k) of the test rows (NaN past each row's follow-up).
     """
-    curves = curve.survival(test, MAX_MONTHS)
     follow_up = (pd.Timestamp(observed_until) - pd.to_datetime(test["as_of"])).dt.days.to_numpy()
+    ends = month_end_days(MAX_MONTHS)
+    needed = np.minimum(np.searchsorted(ends, follow_up, side="right") + 1, MAX_MONTHS)
+    hazards = curve.hazards_up_to(test, needed)
+    curves = np.cumprod(1.0 - hazards, axis=1)
+    row, ahead, churned = person_period_index(test, observed_until)
+    # The survival likelihood per observed person-month: a proper score of the hazards themselves.
+    result: dict[str, Any] = {"hazard_log_loss": _log_loss(churned, hazards[row, ahead - 1]), "horizons": {}}
     mrr = test["mrr_current"].to_numpy(dtype=float)
-    result: dict[str, Any] = {"horizons": {}}
     for label, days in horizons(churn_horizon_days).items():
         closed = follow_up >= days
         if not closed.any():
@@ -223,7 +232,6 @@ def evaluate_curve(curve: TimeToChurnCurve, test: pd.DataFrame, observed_until: 
     result["time_dependent_auc"] = {
         label: result["horizons"][label].get("roc_auc", float("nan")) for label in ("3m", "6m", "12m")
     }
-    ends = month_end_days(MAX_MONTHS)
     followed = int(np.searchsorted(ends, follow_up.max(), side="right")) if len(test) else 0
     if followed >= 2:
         rows = follow_up >= ends[followed - 1]
@@ -237,9 +245,3 @@ def evaluate_curve(curve: TimeToChurnCurve, test: pd.DataFrame, observed_until: 
         result["integrated_brier_score"] = float("nan")
         result["integrated_over_months"] = followed
     return result, curves
-
-
-def hazard_log_loss(curve: TimeToChurnCurve, rows: pd.DataFrame) -> float:
-    """Log loss of the calibrated monthly hazard on person-month rows: the survival likelihood per row."""
-    hazard = np.clip(curve.calibration.apply(curve.hazard_model.hazard(rows)), 0.0, 1.0)
-    return _log_loss(rows["churned"].to_numpy(dtype=int), hazard)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.models.hazard import HazardCalibration
-from helpers.models.person_period import MAX_MONTHS, expand, month_end_days
+from helpers.models.person_period import MAX_MONTHS, expand, month_end_days, ragged_index
 
 
 @dataclass
@@ -42,8 +42,27 @@ class TimeToChurnCurve:
             raise ValueError(f"months must be between 1 and {self.months}, got {months}")
         if frame.empty:
             return np.empty((0, months))
+        return self.hazards_up_to(frame, np.full(len(frame), months))
+
+    def hazards_up_to(self, frame: pd.DataFrame, months: np.ndarray) -> np.ndarray:
+        """Calibrated h(k) for k = 1..months[row] only (NaN after): one prediction per needed month.
+
+        Evaluation reads each row's months up to its follow-up, not all twelve.
+
+        Returns:
+            Array of shape (rows, max(months)).
+        """
+        months = np.asarray(months, dtype=int)
+        width = int(months.max()) if len(months) else 0
+        if len(months) and (months.min() < 0 or width > self.months):
+            raise ValueError(f"months per row must be between 0 and {self.months}")
+        result = np.full((len(frame), width), np.nan)
+        if width == 0:
+            return result
         raw = self.hazard_model.hazard(expand(frame, months))
-        return np.clip(self.calibration.apply(raw), 0.0, 1.0).reshape(len(frame), months)
+        row, ahead = ragged_index(months)
+        result[row, ahead - 1] = np.clip(self.calibration.apply(raw), 0.0, 1.0)
+        return result
 
     def survival(self, frame: pd.DataFrame, months: int | None = None) -> np.ndarray:
         """S(1..months) per row: probability of still paying after k months; non-increasing."""

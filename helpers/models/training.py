@@ -41,7 +41,6 @@ from helpers.models.person_period import (
     DAYS_PER_MONTH,
     MAX_MONTHS,
     attach_outcomes,
-    person_period_rows,
 )
 from helpers.models.risk_model import RiskModel, km_calibration_gap
 from helpers.models.selection import (
@@ -49,10 +48,10 @@ from helpers.models.selection import (
     calibration_rows,
     evaluate_curve,
     fit_curve,
-    hazard_log_loss,
     plan_split,
     training_rows,
 )
+from helpers.models.time_to_churn import survival_at_days
 
 PARAMS_FILE = config.PROJECT_ROOT / "params.yaml"
 HEADLINE_KEYS = ("hazard_log_loss", "integrated_brier_score")
@@ -133,16 +132,15 @@ def evaluate(con: Any, settings: dict[str, Any], snapshots: pd.DataFrame | None 
     checks.append(guardrails.churner_check(snapshots, train, int(settings.get("min_churners", 30))))
     calibration = calibration_rows(snapshots, split.calibration_start, split.test_start)
     test = snapshots[pd.to_datetime(snapshots["as_of"]) >= pd.Timestamp(split.test_start)].reset_index(drop=True)
-    test_rows = person_period_rows(test, split.observed_until)
     metrics, curves = {}, {}
     closed = (pd.Timestamp(split.observed_until) - pd.to_datetime(test["as_of"])).dt.days.to_numpy() >= horizon
     predictions = test.loc[closed, ["customer_id", "as_of", "plan_tier", "mrr_current"]].reset_index(drop=True)
     predictions["churned"] = (test.loc[closed, "days_to_churn"].to_numpy(dtype=float) < horizon).astype(int)
     for name in settings.get("candidates", CANDIDATES):
         curve, chosen = fit_curve(name, train, calibration, settings)
-        result, _ = evaluate_curve(curve, test, split.observed_until, horizon)
-        metrics[name] = {"hazard_log_loss": hazard_log_loss(curve, test_rows)} | chosen | result
-        predictions[name] = curve.churn_probability(test[closed], horizon) if closed.any() else []
+        result, survival = evaluate_curve(curve, test, split.observed_until, horizon)
+        metrics[name] = {"hazard_log_loss": result.pop("hazard_log_loss")} | chosen | result
+        predictions[name] = 1.0 - survival_at_days(survival[closed], horizon) if closed.any() else []
         curves[name] = curve
     selected, choice = guardrails.select(metrics, settings)
     checks.append(choice)
