@@ -2,8 +2,8 @@
 
 Only parses arguments and prints; bench/harness.py does the work. Exit code 0
 when every step ran (targets missed or not), 1 when a step failed, a
-reference disagreed with the snapshot or a Spark step with DuckDB, 2 on bad
-arguments.
+reference or stacked_snapshots disagreed with the snapshot or a Spark step
+with DuckDB, 2 on bad arguments.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from bench.cache import (
     reusable_warehouse,
 )
 from bench.markdown import render
-from bench.steps import REFERENCE_STEPS, SCORING_STEPS, SPARK_STEPS, SUITE_STEPS
+from bench.steps import REFERENCE_STEPS, SCORING_STEPS, SPARK_STEPS, SUITE_STEPS, VERIFIED_STEPS
 from bench.summary import Run
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -362,7 +362,7 @@ class Benchmark:
             if name in SCORING_STEPS and train_error:
                 steps[name] = summary.unavailable("failed", "no models: training failed")
                 continue
-            outcome = self._measure(name)
+            outcome = self._measure(name, verify=name in VERIFIED_STEPS)
             steps[name] = (summary.unavailable("failed", outcome) if isinstance(outcome, str)
                            else summary.summarize(outcome[0], name) | {"info": outcome[1]})
 
@@ -386,7 +386,7 @@ class Benchmark:
         for name in REFERENCE_STEPS:
             if not self._selected(name):
                 continue
-            outcome = self._measure(name, verify=name in ("floor_single_query", "pandas_groupby"))
+            outcome = self._measure(name, verify=name in VERIFIED_STEPS)
             if isinstance(outcome, str):
                 parts = ("pandas_load_events", "pandas_groupby") if name == "pandas_groupby" else (name,)
                 reference.update({part: summary.unavailable("failed", outcome) for part in parts})
@@ -445,7 +445,7 @@ class Benchmark:
             "targets": summary.targets(steps, computed, scale),
             "spark": spark,
             "engines": summary.engine_comparison(steps, spark),
-            "notes": list(NOTES) + ([SPARK_NOTE] if spark else []),
+            "notes": list(NOTES) + summary.notes(steps) + ([SPARK_NOTE] if spark else []),
         }
         write_results(results, s.json_path, s.markdown_path)
         return results

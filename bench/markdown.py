@@ -33,6 +33,8 @@ def _note(entry: dict[str, Any]) -> str:
         notes.append(f"{rows:,} rows")
     elif isinstance(rows, dict):
         notes.append(", ".join(f"{count:,} {table}" for table, count in rows.items()))
+    if isinstance(info.get("dates"), int):
+        notes.append(f"{info['dates']} as-of dates")
     if "events_loaded" in info and info["events_loaded"] is not None:
         notes.append(f"{info['events_loaded']:,} events in pandas")
     if "problems" in info:
@@ -155,6 +157,8 @@ def render(results: dict[str, Any]) -> str:
         measured = f"{value:,.2f}" if isinstance(value, (int, float)) else "-"
         if target.get("worst"):
             measured += f" ({target['worst']})"
+        if target.get("cached") and isinstance(value, (int, float)):
+            measured += " (training time from the cache)"
         lines.append(f"| {name} | {target['target']} | {measured} | {_verdict(target.get('met'))} |")
     lines += ["", *_engines(results)]
     lines += ["## Notes", "", *[f"- {note}" for note in results.get("notes", [])], ""]

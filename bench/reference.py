@@ -11,7 +11,8 @@
 ``event_features`` turns the aggregates of the floor or pandas into the
 snapshot's column definitions and ``compare_with_snapshot`` checks them
 against ``helpers.analytics.features.snapshot`` column by column, so each reference is
-known to compute the same thing it is compared with.
+known to compute the same thing it is compared with. ``stacked_differences``
+checks the ``stacked_snapshots`` step's rows against ``snapshot`` the same way.
 """
 
 from __future__ import annotations
@@ -218,6 +219,34 @@ def compare_with_snapshot(snapshot: pd.DataFrame, features: pd.DataFrame) -> lis
         problems.append(f"customers without events before as_of have non-zero {', '.join(silent)}")
     if (without["days_since_last_event"] != without["tenure_days"]).any():
         problems.append("customers without events: days_since_last_event differs from tenure_days")
+    return problems
+
+
+def stacked_differences(stacked: pd.DataFrame, single: pd.DataFrame, as_of: dt.date) -> list[str]:
+    """Differences between one date's rows of ``stacked_snapshots`` and ``snapshot`` at that date.
+
+    Same columns and rows in the same order; floats within 1e-9 (relative and
+    absolute, as summation order may differ), everything else exactly.
+
+    Returns:
+        One line per column that differs (empty when they agree).
+    """
+    if list(stacked.columns) != list(single.columns):
+        return [f"{as_of}: columns {list(stacked.columns)} != {list(single.columns)}"]
+    if len(stacked) != len(single):
+        return [f"{as_of}: {len(stacked)} stacked rows != {len(single)} snapshot rows"]
+    problems = []
+    for name in single.columns:
+        ours, theirs = stacked[name].reset_index(drop=True), single[name].reset_index(drop=True)
+        if pd.api.types.is_float_dtype(theirs) or pd.api.types.is_float_dtype(ours):
+            equal = np.isclose(ours.to_numpy(float), theirs.to_numpy(float), rtol=RELATIVE_TOLERANCE,
+                               atol=RELATIVE_TOLERANCE, equal_nan=True)
+        else:
+            equal = np.array([a == b for a, b in zip(ours.tolist(), theirs.tolist())], dtype=bool)
+        if not equal.all():
+            where = int(np.flatnonzero(~equal)[0])
+            problems.append(f"{as_of} {name}: {int((~equal).sum())} of {len(equal)} rows differ, e.g. row {where}: "
+                            f"stacked {ours[where]!r}, snapshot {theirs[where]!r}")
     return problems
 
 

@@ -113,10 +113,7 @@ def train_models(context: StepContext, clock: Clock) -> dict[str, Any]:
     """Both models trained and registered with ``training.train_all`` into the cache."""
     from helpers.models import training
 
-    params = training.load_params(context.train_params)
-    # One time-to-churn fit serves both registry names: its boosted-trees settings live under churn_model.
-    if context.train_max_iter is not None:
-        params["churn_model"]["params"]["max_iter"] = context.train_max_iter
+    params = _training_params(context)
     models_dir = _require(context.models_dir, "models_dir", "train_models")
     with clock.measure("train_models"):
         written = training.train_all(params, context.warehouse, models_dir, context.metrics_dir)
@@ -124,6 +121,17 @@ def train_models(context: StepContext, clock: Clock) -> dict[str, Any]:
         "max_iter": params["churn_model"]["params"]["max_iter"],
         "versions": {name: metadata.get("version") for name, metadata in written.items()},
     }
+
+
+def _training_params(context: StepContext) -> dict[str, Any]:
+    """params.yaml (or ``--train-params``) with ``--train-max-iter`` applied, as training used them."""
+    from helpers.models import training
+
+    params = training.load_params(context.train_params)
+    # One time-to-churn fit serves both registry names: its boosted-trees settings live under churn_model.
+    if context.train_max_iter is not None:
+        params["churn_model"]["params"]["max_iter"] = context.train_max_iter
+    return params
 
 
 # --- Steps of the suite, on the finished warehouse ---
@@ -152,6 +160,37 @@ def snapshot(context: StepContext, clock: Clock) -> dict[str, Any]:
         with _connection(context) as con:
             frame = features.snapshot(con, context.as_of)
     return {"rows": len(frame)}
+
+
+# Issue 16: stacked_snapshots at three years of month starts, backtest_rolling at a year of origins.
+STACKED_DATES = 36
+BACKTEST_ORIGINS = 12
+
+
+def stacked_snapshots(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """``features.stacked_snapshots`` at the 36 month starts ending at the as-of, horizon 1 day as training uses.
+
+    With ``verify``, the first, middle and last dates' rows are compared (untimed)
+    with ``features.snapshot`` at those dates.
+    """
+    from bench import reference
+    from helpers.analytics import features
+    from helpers.dates import add_months, month_starts
+
+    as_of = _require(context.as_of, "as_of", "stacked_snapshots")
+    dates = month_starts(add_months(as_of, 1 - STACKED_DATES), as_of)
+    with clock.measure("stacked_snapshots"):
+        with _connection(context) as con:
+            frame = features.stacked_snapshots(con, dates, 1)
+    info: dict[str, Any] = {"rows": len(frame), "dates": len(dates)}
+    if context.verify:
+        differences = []
+        with _connection(context) as con:
+            for day in (dates[0], dates[len(dates) // 2], dates[-1]):
+                single = features.snapshot(con, day, 1)
+                differences += reference.stacked_differences(frame[frame["as_of"] == day], single, day)
+        info.update(matches_snapshot=not differences, differences=differences)
+    return info
 
 
 def mrr_movements(context: StepContext, clock: Clock) -> dict[str, Any]:
@@ -235,6 +274,23 @@ def score_customers_one_thread(context: StepContext, clock: Clock) -> dict[str, 
             with _connection(context) as con:
                 scores = scoring.score_customers(con, context.as_of, churn, risk)
     return {"rows": len(scores)}
+
+
+def backtest_rolling(context: StepContext, clock: Clock) -> dict[str, Any]:
+    """``backtest.rolling_backtest`` at 12 origins: the registered recipe refitted at each one."""
+    from helpers import registry
+    from helpers.models import backtest
+
+    models_dir = _require(context.models_dir, "models_dir", "backtest_rolling")
+    metadata = registry.get_model_metadata("churn_model", models_dir)
+    if "candidate" not in metadata:
+        raise ValueError(f"the churn_model in {models_dir} records no candidate: nothing to refit")
+    settings = _training_params(context)["churn_model"]
+    with clock.measure("backtest_rolling"):
+        with _connection(context) as con:
+            table = backtest.rolling_backtest(con, settings, metadata["candidate"], metadata["calibration"],
+                                              BACKTEST_ORIGINS)
+    return {"rows": len(table)}
 
 
 # --- The same analytics on Spark (local mode, over the Parquet export) ---
@@ -414,6 +470,7 @@ SETUP_STEPS: dict[str, StepFunction] = {
 SUITE_STEPS: dict[str, StepFunction] = {
     "validate": validate,
     "snapshot": snapshot,
+    "stacked_snapshots": stacked_snapshots,
     "mrr_movements": mrr_movements,
     "retention_metrics": retention_metrics,
     "retention_logo": _retention("logo"),
@@ -421,9 +478,12 @@ SUITE_STEPS: dict[str, StepFunction] = {
     "kaplan_meier_by_plan_tier": kaplan_meier_by_plan_tier,
     "score_customers": score_customers,
     "score_customers_one_thread": score_customers_one_thread,
+    "backtest_rolling": backtest_rolling,
 }
-# Steps that need the trained models.
-SCORING_STEPS: tuple[str, ...] = ("score_customers", "score_customers_one_thread")
+# Steps that need the trained models: the harness trains (or reuses the cached models) when one is selected.
+SCORING_STEPS: tuple[str, ...] = ("score_customers", "score_customers_one_thread", "backtest_rolling")
+# Steps whose first run also checks, untimed, that they compute the snapshot's values (matches_snapshot).
+VERIFIED_STEPS: tuple[str, ...] = ("stacked_snapshots", "floor_single_query", "pandas_groupby")
 REFERENCE_STEPS: dict[str, StepFunction] = {
     "floor_single_query": floor_single_query,
     "per_customer_loop": per_customer_loop,
