@@ -91,8 +91,10 @@ validate: $(STAMP) ## run the data tests on the warehouse
 parquet: $(STAMP) ## export the warehouse tables to data/parquet/ for the Spark engine (README: On Spark)
 	$(PY) -m helpers export --parquet data/parquet
 
+# One worker per core; a module's tests (a notebook's cells) stay on one worker with its fixtures.
+TEST_WORKERS ?= auto
 test: $(DEV_STAMP) ## run the test suite (unit tests, golden notebooks with nbval, browser, Jupyter server)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 golden: $(DEV_STAMP) ## re-execute the notebooks on the test fixture into tests/golden/ (review the diff)
 	$(PY) tests/make_golden.py

@@ -1,7 +1,8 @@
 """Score every active customer: churn probability, risk tier, survival, MRR at risk, drivers.
 
-One snapshot query, one batch prediction per model (plus one per feature for
-the drivers); no per-customer loops. The probability and the curve come from
+One snapshot query (or a snapshot the caller already read), one batch
+prediction per model (plus one per feature for the drivers, on the rows away
+from the reference); no per-customer loops. The probability and the curve come from
 the same fitted time-to-churn curve (their ``fit_id`` must match), so the
 horizon probability equals 1 - S(horizon) and a 12-month loss is never below
 the horizon's.
@@ -45,6 +46,16 @@ def _top_drivers(contributions: pd.DataFrame, count: int) -> list[list[str]]:
     ]
 
 
+def _check_same_fit(churn_model: Any, risk_model: Any) -> None:
+    if getattr(churn_model, "fit_id", "") != getattr(risk_model, "fit_id", ""):
+        # Two fits would give a horizon probability and a curve that need not agree.
+        raise ValueError(
+            "churn_model and risk_model come from different training runs (fit_id "
+            f"{getattr(churn_model, 'fit_id', '')!r} vs {getattr(risk_model, 'fit_id', '')!r}); retrain both with "
+            "`python -m helpers train`"
+        )
+
+
 def score_customers(
     con: Connection,
     as_of: dt.date,
@@ -53,7 +64,7 @@ def score_customers(
     tiers: dict[str, float] | None = None,
     drivers: int = 3,
 ) -> pd.DataFrame:
-    """Score every customer paying on the day before ``as_of``.
+    """Score every customer paying on the day before ``as_of`` (one snapshot query, then ``score_snapshot``).
 
     Args:
         con: a warehouse connection.
@@ -63,20 +74,36 @@ def score_customers(
         drivers: how many top drivers to list per customer.
 
     Returns:
+        See ``score_snapshot``.
+    """
+    churn_model = churn_model or registry.load_model("churn_model")
+    risk_model = risk_model or registry.load_model("risk_model")
+    _check_same_fit(churn_model, risk_model)
+    frame = snapshot(con, as_of, churn_model.horizon_days)
+    return score_snapshot(frame, churn_model, risk_model, tiers, drivers)
+
+
+def score_snapshot(
+    frame: pd.DataFrame,
+    churn_model: Any,
+    risk_model: Any,
+    tiers: dict[str, float] | None = None,
+    drivers: int = 3,
+) -> pd.DataFrame:
+    """Score the customers of a snapshot already read (a report reuses it for drift: no query twice).
+
+    Args:
+        frame: ``features.snapshot`` output at the scoring date.
+        churn_model, risk_model: fitted models of the same training run.
+        tiers: risk tier lower bounds on the churn probability.
+        drivers: how many top drivers to list per customer.
+
+    Returns:
         One row per customer, riskiest first: ids, plan, industry, ``mrr``,
         ``churn_probability``, ``risk_tier``, ``survival_3m/6m/12m``,
         ``expected_mrr_at_risk_3m/6m/12m`` and ``top_drivers``.
     """
-    churn_model = churn_model or registry.load_model("churn_model")
-    risk_model = risk_model or registry.load_model("risk_model")
-    if getattr(churn_model, "fit_id", "") != getattr(risk_model, "fit_id", ""):
-        # Two fits would give a horizon probability and a curve that need not agree.
-        raise ValueError(
-            "churn_model and risk_model come from different training runs (fit_id "
-            f"{getattr(churn_model, 'fit_id', '')!r} vs {getattr(risk_model, 'fit_id', '')!r}); retrain both with "
-            "`python -m helpers train`"
-        )
-    frame = snapshot(con, as_of, churn_model.horizon_days)
+    _check_same_fit(churn_model, risk_model)
     result = frame[["customer_id", "as_of", "plan_tier", "industry"]].copy()
     result["mrr"] = frame["mrr_current"]
     if frame.empty:
