@@ -68,3 +68,22 @@ def test_risk_tier_edges():
     assert list(tiers) == ["low", "low", "medium", "high", "critical", "critical"]
     with pytest.raises(ValueError, match="start at 0"):
         risk_tier(np.array([0.2]), {"medium": 0.1, "high": 0.5})
+
+
+def test_explaining_a_few_accounts_gives_the_drivers_scoring_everyone_gives(scored, trained_small_models):
+    """A report computes drivers for the accounts it lists only: the same text as scoring every driver."""
+    from helpers.analytics.features import snapshot
+    from helpers.models.scoring import explain, score_snapshot
+
+    scores, _ = scored
+    models_dir = trained_small_models["models_dir"]
+    churn, risk = registry.load_model("churn_model", models_dir), registry.load_model("risk_model", models_dir)
+    with warehouse.get_connection(path=trained_small_models["warehouse"], read_only=True) as con:
+        frame = snapshot(con, AS_OF, churn.horizon_days)
+    quick = score_snapshot(frame, churn, risk, drivers=0)
+    assert quick["top_drivers"].isna().all()
+    pd.testing.assert_frame_equal(quick.drop(columns="top_drivers"), scores.drop(columns="top_drivers"))
+    listed = quick.iloc[[0, 3, 7, 11]]
+    explained = explain(listed, frame, churn)
+    assert explained["top_drivers"].tolist() == scores.iloc[[0, 3, 7, 11]]["top_drivers"].tolist()
+    assert explained.index.tolist() == listed.index.tolist()

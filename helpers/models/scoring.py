@@ -96,7 +96,9 @@ def score_snapshot(
         frame: ``features.snapshot`` output at the scoring date.
         churn_model, risk_model: fitted models of the same training run.
         tiers: risk tier lower bounds on the churn probability.
-        drivers: how many top drivers to list per customer.
+        drivers: how many top drivers to list per customer; 0 leaves ``top_drivers`` None
+            (the drivers cost one prediction per feature: a report explains only the
+            accounts it lists, with ``explain``).
 
     Returns:
         One row per customer, riskiest first: ids, plan, industry, ``mrr``,
@@ -121,5 +123,18 @@ def score_snapshot(
         result[f"survival_{months}m"] = curves[:, months - 1]
     for months in SURVIVAL_MONTHS:
         result[f"expected_mrr_at_risk_{months}m"] = result["mrr"] * (1.0 - curves[:, months - 1])
-    result["top_drivers"] = _top_drivers(churn_model.contributions(frame), drivers)
+    result["top_drivers"] = _top_drivers(churn_model.contributions(frame), drivers) if drivers else None
     return result.sort_values(["churn_probability", "mrr"], ascending=[False, False]).reset_index(drop=True)
+
+
+def explain(scores: pd.DataFrame, frame: pd.DataFrame, churn_model: Any, drivers: int = 3) -> pd.DataFrame:
+    """``scores`` rows (any subset of ``score_snapshot``'s) with ``top_drivers`` computed from their snapshot rows.
+
+    Args:
+        scores: rows of the scores table, e.g. the accounts a report lists.
+        frame: the snapshot the scores were computed from.
+        churn_model: the model that scored them.
+        drivers: how many top drivers to list per customer.
+    """
+    rows = frame.set_index("customer_id").loc[scores["customer_id"]].reset_index()
+    return scores.assign(top_drivers=_top_drivers(churn_model.contributions(rows), drivers) if len(rows) else [])

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import checks
+from helpers.models import scoring
 from helpers.notebook.formatting import (
     MISSING,
     format_number,
@@ -78,14 +79,17 @@ def segment_summary(scores: pd.DataFrame, by: str, order: Iterable[str] | None =
 RANKINGS = ("mrr_at_risk", "probability")
 
 
-def top_accounts(scores: pd.DataFrame, n: int = 20, rank_by: str = "mrr_at_risk") -> pd.DataFrame:
+def top_accounts(scores: pd.DataFrame, n: int = 20, rank_by: str = "mrr_at_risk",
+                 snapshot: pd.DataFrame | None = None, churn_model: Any = None) -> pd.DataFrame:
     """The ``n`` accounts most at risk, with MRR, probability, MRR at risk and their drivers.
 
     Args:
-        scores: ``scoring.score_customers``.
+        scores: ``scoring.score_customers`` (or ``score_snapshot``).
         n: how many accounts.
         rank_by: ``"mrr_at_risk"`` (MRR x probability: where the money is) or
             ``"probability"`` (likeliest to churn).
+        snapshot, churn_model: when given, the drivers of the ``n`` accounts are computed
+            here (``scoring.explain``), not for every customer scored.
 
     Returns:
         ``customer_id, plan_tier, industry, mrr, churn_probability, risk_tier,
@@ -98,6 +102,8 @@ def top_accounts(scores: pd.DataFrame, n: int = 20, rank_by: str = "mrr_at_risk"
     frame["mrr_at_risk"] = frame["mrr"] * frame["churn_probability"]
     key = ["mrr_at_risk", "churn_probability"] if rank_by == "mrr_at_risk" else ["churn_probability", "mrr"]
     frame = frame.sort_values([*key, "customer_id"], ascending=[False, False, True]).head(n)
+    if snapshot is not None and churn_model is not None:
+        frame = scoring.explain(frame, snapshot, churn_model)
     frame["drivers"] = frame["top_drivers"].map(format_drivers)
     frame["risk_tier"] = frame["risk_tier"].astype(str)
     columns = ["customer_id", "plan_tier", "industry", "mrr", "churn_probability", "risk_tier",
