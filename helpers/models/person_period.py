@@ -87,6 +87,11 @@ def observed_months(frame: pd.DataFrame, observed_until: dt.date, months: int = 
     return np.minimum(closed, churn_month)
 
 
+def window_offset_days(ahead: np.ndarray) -> np.ndarray:
+    """Whole days from as_of to the first day of month ``ahead``'s window (month 1: 0)."""
+    return np.ceil((np.asarray(ahead) - 1) * DAYS_PER_MONTH).astype(int)
+
+
 def ragged_index(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row and month ahead (1-based) of each (row, k <= counts[row]) pair, row by row."""
     row = np.repeat(np.arange(len(counts)), counts)
@@ -115,6 +120,7 @@ def person_period_rows(
     months: int = MAX_MONTHS,
     max_rows: int | None = None,
     seed: int = 0,
+    windows_from: dt.date | None = None,
 ) -> pd.DataFrame:
     """Training rows of the hazard: one per observed (snapshot row, month ahead).
 
@@ -124,11 +130,18 @@ def person_period_rows(
         months: months ahead to follow.
         max_rows: keep a uniform random sample of this many rows (hazards stay unbiased).
         seed: the sample's seed.
+        windows_from: keep only the months whose window starts on or after this day (chosen
+            before any feature is copied: the calibration months of years of snapshots).
 
     Returns:
         HAZARD_FEATURES, ``customer_id``, ``as_of`` and ``churned`` (stopped paying in that month).
     """
     row, ahead, churned = person_period_index(frame, observed_until, months)
+    if windows_from is not None:
+        as_of = pd.to_datetime(frame["as_of"]).to_numpy(dtype="datetime64[D]")[row]
+        starts = as_of + window_offset_days(ahead).astype("timedelta64[D]")
+        keep = starts >= np.datetime64(windows_from, "D")
+        row, ahead, churned = row[keep], ahead[keep], churned[keep]
     if max_rows is not None and len(row) > max_rows:
         keep = np.sort(np.random.default_rng(seed).choice(len(row), size=max_rows, replace=False))
         row, ahead, churned = row[keep], ahead[keep], churned[keep]

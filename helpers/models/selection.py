@@ -30,6 +30,7 @@ from helpers.models.person_period import (
     month_end_days,
     person_period_index,
     person_period_rows,
+    window_offset_days,
 )
 from helpers.models.time_to_churn import TimeToChurnCurve, survival_at_days
 
@@ -117,8 +118,7 @@ def plan_split(data_start: dt.date, data_end: dt.date, test_start: dt.date | Non
 
 def window_starts(rows: pd.DataFrame) -> pd.Series:
     """The first day of each person-month row's window."""
-    offset = np.ceil((rows["months_ahead"].to_numpy() - 1) * DAYS_PER_MONTH).astype(int)
-    return pd.to_datetime(rows["as_of"]) + pd.to_timedelta(offset, unit="D")
+    return pd.to_datetime(rows["as_of"]) + pd.to_timedelta(window_offset_days(rows["months_ahead"].to_numpy()), unit="D")
 
 
 def training_rows(snapshots: pd.DataFrame, until: dt.date, settings: dict[str, Any]) -> pd.DataFrame:
@@ -140,8 +140,7 @@ def training_rows(snapshots: pd.DataFrame, until: dt.date, settings: dict[str, A
 def calibration_rows(snapshots: pd.DataFrame, start: dt.date, until: dt.date) -> pd.DataFrame:
     """Person-months whose window lies in [start, until): never in the training rows."""
     before = snapshots[pd.to_datetime(snapshots["as_of"]) < pd.Timestamp(until)]
-    rows = person_period_rows(before, until)
-    return rows[(window_starts(rows) >= pd.Timestamp(start)).to_numpy()].reset_index(drop=True)
+    return person_period_rows(before, until, windows_from=start)
 
 
 def _log_loss(labels: np.ndarray, p: np.ndarray) -> float:

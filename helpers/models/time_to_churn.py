@@ -19,6 +19,9 @@ from helpers.models.hazard import HazardCalibration
 from helpers.models.person_period import MAX_MONTHS, expand, month_end_days, ragged_index
 
 
+PREDICTION_BLOCK_ROWS = 50_000
+
+
 @dataclass
 class TimeToChurnCurve:
     """A fitted hazard candidate and its calibration.
@@ -59,9 +62,13 @@ class TimeToChurnCurve:
         result = np.full((len(frame), width), np.nan)
         if width == 0:
             return result
-        raw = self.hazard_model.hazard(expand(frame, months))
-        row, ahead = ragged_index(months)
-        result[row, ahead - 1] = np.clip(self.calibration.apply(raw), 0.0, 1.0)
+        # In blocks of snapshot rows: the expanded frame of a whole evaluation (hundreds of
+        # thousands of customers times their months) would hold gigabytes at once.
+        for first in range(0, len(frame), PREDICTION_BLOCK_ROWS):
+            block = slice(first, first + PREDICTION_BLOCK_ROWS)
+            raw = self.hazard_model.hazard(expand(frame.iloc[block], months[block]))
+            row, ahead = ragged_index(months[block])
+            result[row + first, ahead - 1] = np.clip(self.calibration.apply(raw), 0.0, 1.0)
         return result
 
     def survival(self, frame: pd.DataFrame, months: int | None = None) -> np.ndarray:
