@@ -214,12 +214,14 @@ def test_stacked_snapshots_equal_one_snapshot_per_date(tmp_path, seed):
     assert_same_rows(stacked, singles)
 
 
-def test_stacked_snapshots_equal_single_snapshots_on_a_simulated_company(tmp_path):
-    """Data from the independent simulator: annual plans, win-backs, scheduled cancellations, busy accounts."""
+@pytest.mark.parametrize("usage", [True, False], ids=["with usage", "billing only"])
+def test_stacked_snapshots_equal_single_snapshots_on_a_simulated_company(tmp_path, usage):
+    """Data from the independent simulator: annual plans, win-backs, scheduled cancellations, busy
+    accounts; and an export without events or tickets."""
     from helpers.warehouse.ingest import ingest
     from simulators import simulate_company
 
-    company = simulate_company(300, 30, "2023-01-01", seed=4)
+    company = simulate_company(300, 30, "2023-01-01", seed=4, events=usage, tickets=usage)
     ingest(**company.write(tmp_path / "files"), warehouse_path=tmp_path / "w.duckdb", data_end=company.data_end)
     as_of_dates = dates.month_starts(dt.date(2023, 2, 1), company.data_end)
     with warehouse.get_connection(path=tmp_path / "w.duckdb", read_only=True) as con:
