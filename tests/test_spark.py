@@ -306,7 +306,8 @@ def test_translation_flattens_nested_ctes_under_unique_names():
         "retention_metrics": load_sql(
             "retention_metrics", movements=revenue._movements_sql(), customer_months=revenue.customer_months_sql()
         ),
-        "feature_snapshot": load_sql("feature_snapshot", churn_events=load_sql("churn_events")),
+        "feature_snapshot": load_sql("feature_snapshot", churn_events=load_sql("churn_events"),
+                                     feature_columns=load_sql("feature_columns")),
     }
     for name, sql in queries.items():
         translated = spark_engine.to_spark_sql(sql)

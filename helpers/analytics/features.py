@@ -97,7 +97,8 @@ def snapshot(con: Connection, as_of: DateLike, horizon_days: int = 90) -> pd.Dat
         One row per customer: ``customer_id``, ``as_of``, FEATURES and ``churned`` (0/1).
     """
     parameters = _query_parameters(horizon_days) | {"as_of": to_date(as_of, "as_of")}
-    sql = load_sql("feature_snapshot", churn_events=load_sql("churn_events"))
+    sql = load_sql("feature_snapshot", churn_events=load_sql("churn_events"),
+                   feature_columns=load_sql("feature_columns"))
     return _dates_column(fetch_frame(con, sql, parameters))
 
 
@@ -129,7 +130,8 @@ def stacked_snapshots(
     if is_spark(con):
         return pd.concat([snapshot(con, day, horizon_days) for day in dates], ignore_index=True)
     parameters = _query_parameters(horizon_days) | {"as_of_dates": dates, "event_types": EventType.values()}
-    sql = load_sql("feature_snapshots_stacked", churn_events=load_sql("churn_events"))
+    sql = load_sql("feature_snapshots_stacked", churn_events=load_sql("churn_events"),
+                   feature_columns=load_sql("feature_columns"))
     return _dates_column(fetch_frame(con, sql, parameters))
 
 
