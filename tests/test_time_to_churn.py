@@ -54,6 +54,14 @@ def test_person_months_match_a_plain_loop():
     got = list(zip(rows["customer_id"], rows["months_ahead"].astype(int), rows["churned"], rows["renewal_in_period"]))
     assert got == expected
     assert set(FEATURES) <= set(rows.columns)
+    # Calibration keeps the months whose window starts on or after a day, chosen before copying rows.
+    since = dt.date(2024, 7, 1)
+    kept = person_period_rows(snapshots, dt.date(2025, 1, 1), windows_from=since)
+    by_loop = [(customer, k) for customer, k, _, _ in expected
+               if snapshots.set_index("customer_id").loc[customer, "as_of"]
+               + dt.timedelta(days=math.ceil((k - 1) * MONTH)) >= since]
+    assert list(zip(kept["customer_id"], kept["months_ahead"].astype(int))) == by_loop
+    assert 0 < len(by_loop) < len(expected)
 
 
 def test_days_to_churn_is_the_first_churn_on_or_after_the_as_of_date():
