@@ -55,6 +55,7 @@ REPORT_NOTEBOOKS: dict[str, str] = {
 # Reports that read the registered models: skipped, saying what to run, when none fit the warehouse.
 REPORTS_NEEDING_MODELS = ("churn", "backtest")
 CELL_TIMEOUT_SECONDS = 600
+KERNEL_START_ATTEMPTS = 3  # a kernel that dies before its first reply is started again
 CHECK_TAG = "nbval-check-output"  # cells whose text output nbval compares
 # Parameters the runner fills itself; -p may override as_of only.
 RUNNER_PARAMETERS = ("as_of", "warehouse_path", "models_dir")
@@ -208,18 +209,35 @@ def _reads_models(values: dict[str, Any]) -> bool:
 
 def _execute(spec: ReportSpec, values: dict[str, Any], executed: Path, target: Path, as_of: dt.date,
              cell_timeout: int) -> None:
-    """Run one notebook with papermill; a failure keeps its executed copy under failed/ and says why."""
-    try:
-        papermill.execute_notebook(
-            str(spec.notebook), str(executed), parameters=values, kernel_name="python3",
-            execution_timeout=cell_timeout, progress_bar=False, cwd=str(spec.notebook.parent),
-        )
-    except Exception as error:  # papermill raises its own and the kernel's errors
-        kept = _keep_failed(executed, target / "failed", spec)
-        raise ReportError(
-            f"report {spec.name} ({spec.notebook.name}) failed as of {as_of}: {_failure_reason(error, cell_timeout)}. "
-            f"The executed notebook is kept at {kept}; earlier reports were not changed."
-        ) from error
+    """Run one notebook with papermill; a failure keeps its executed copy under failed/ and says why.
+
+    A kernel that dies before its first reply is started again (up to ``KERNEL_START_ATTEMPTS`` times): no
+    cell has run yet, and the usual cause is the port race of concurrent kernel starts (jupyter_client
+    picks free ports, then the kernel binds them; another process can take one in between).
+    """
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            papermill.execute_notebook(
+                str(spec.notebook), str(executed), parameters=values, kernel_name="python3",
+                execution_timeout=cell_timeout, progress_bar=False, cwd=str(spec.notebook.parent),
+            )
+            return
+        except Exception as error:  # papermill raises its own and the kernel's errors
+            if attempt < KERNEL_START_ATTEMPTS and _kernel_failed_to_start(error):
+                warnings.warn(f"report {spec.name}: the kernel died while starting ({_first_line(error)}); "
+                              f"starting it again (attempt {attempt + 1} of {KERNEL_START_ATTEMPTS})", stacklevel=2)
+                continue
+            kept = _keep_failed(executed, target / "failed", spec)
+            raise ReportError(
+                f"report {spec.name} ({spec.notebook.name}) failed as of {as_of}: "
+                f"{_failure_reason(error, cell_timeout)}. "
+                f"The executed notebook is kept at {kept}; earlier reports were not changed."
+            ) from error
+
+
+def _kernel_failed_to_start(error: Exception) -> bool:
+    """True for jupyter_client's 'Kernel died before replying to kernel_info' (raised before any cell ran)."""
+    return isinstance(error, RuntimeError) and "before replying to kernel_info" in str(error)
 
 
 def _failure_reason(error: Exception, cell_timeout: int) -> str:

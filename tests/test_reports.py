@@ -161,3 +161,42 @@ def test_a_spark_run_of_reports_that_read_only_duckdb_is_refused_before_spark_st
     with pytest.raises(ReportError, match="overview.*backtest.*--reports \\(cohort, churn, ltv\\)"):
         run_reports(parameters={"engine": "spark"}, **setup)
     assert not setup["reports_dir"].exists()
+
+
+def flaky_kernel(folder: Path, deaths: int) -> Path:
+    """A 'python3' kernelspec whose first ``deaths`` starts exit at once (as a kernel losing a port race does).
+
+    Returns the folder to put on JUPYTER_PATH; later starts run the real ipykernel.
+    """
+    spec_dir = folder / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    starts = folder / "starts.txt"
+    launcher = folder / "launch.py"
+    launcher.write_text(
+        "import os, sys\n"
+        f"starts = {str(starts)!r}\n"
+        "count = len(open(starts).read()) if os.path.exists(starts) else 0\n"
+        "open(starts, 'a').write('x')\n"
+        f"if count < {deaths}:\n"
+        "    sys.exit(1)\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'ipykernel_launcher', '-f', sys.argv[1]])\n"
+    )
+    spec = {"argv": [sys.executable, str(launcher), "{connection_file}"], "display_name": "flaky", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    return folder
+
+
+def test_a_kernel_that_dies_while_starting_is_started_again(setup, tmp_path, monkeypatch):
+    monkeypatch.setenv("JUPYTER_PATH", str(flaky_kernel(tmp_path / "jupyter", deaths=1)))
+    with pytest.warns(UserWarning, match="kernel died while starting"):
+        folder = run(setup, as_of="2024-07-01", reports=["hello"])
+    assert (tmp_path / "jupyter" / "starts.txt").read_text() == "xx", "one failed start, one that ran"
+    assert "as of 2024-07-01" in (folder / "hello_report.html").read_text()
+
+
+def test_a_kernel_that_never_starts_fails_the_run_after_the_last_attempt(setup, tmp_path, monkeypatch):
+    monkeypatch.setenv("JUPYTER_PATH", str(flaky_kernel(tmp_path / "jupyter", deaths=reports.KERNEL_START_ATTEMPTS)))
+    with pytest.warns(UserWarning), pytest.raises(ReportError, match="report hello .* kernel_info"):
+        run(setup, as_of="2024-07-01", reports=["hello"])
+    assert len((tmp_path / "jupyter" / "starts.txt").read_text()) == reports.KERNEL_START_ATTEMPTS
+    assert not (setup["reports_dir"] / "2024-07-01" / "hello_report.html").exists()
