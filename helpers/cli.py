@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from helpers import config, registry, reports, threads, warehouse
+from helpers.dates import resolve_as_of
 from helpers.models import backtest as backtesting
 from helpers.models import training
 from helpers.reports import ReportError
@@ -132,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--params", type=Path, default=None, help="parameters file (default: params.yaml)")
     backtest.add_argument("--models-dir", type=Path, default=None, help="default: $MODELS_DIR or models/")
     backtest.add_argument("--metrics-dir", type=Path, default=None, help="default: metrics/")
+    backtest.add_argument("--as-of", default=None,
+                          help="the report date the backtest serves (YYYY-MM-DD or auto, as `report --as-of`): no "
+                               "outcome after it is read; default: every outcome up to the data end")
+    backtest.add_argument("--when-possible", action="store_true",
+                          help="when no model serves this warehouse or the history is too short, say why, write a "
+                               "record of it and exit 0 (the backtest report then computes or fails on its own)")
     _warehouse_argument(backtest)
 
     report = commands.add_parser(
@@ -341,9 +348,22 @@ def _run(args: argparse.Namespace) -> int:
         for name, metadata in written.items():
             print(f"{name} {metadata['version']}: {training.headline(name, metadata)}")
     elif args.command == "backtest":
-        table, paths = backtesting.write_backtest(
-            training.load_params(args.params), args.dates, args.warehouse, args.models_dir, args.metrics_dir
-        )
+        with warehouse.get_connection(path=args.warehouse, read_only=True) as con:
+            metadata = warehouse.read_metadata(con)
+        latest = None if args.as_of is None else resolve_as_of(args.as_of, metadata["data_start"], metadata["data_end"])
+        try:
+            missing = reports.models_missing(args.models_dir or config.models_dir(), metadata["content_hash"])
+            if missing:
+                raise ValueError(f"no backtest: {missing}")
+            table, paths = backtesting.write_backtest(training.load_params(args.params), args.dates, args.warehouse,
+                                                      args.models_dir, args.metrics_dir, latest)
+        except ValueError as error:
+            if not args.when_possible:
+                raise
+            path = backtesting.record_no_backtest(str(error), args.metrics_dir)
+            print(f"warning: {error}. Wrote {path}; the backtest report computes its own table or says why not.",
+                  file=sys.stderr)
+            return 0
         print(table.to_string(index=False))
         print(f"wrote {paths[0]} and {paths[1]}")
     elif args.command == "report":

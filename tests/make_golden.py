@@ -1,6 +1,7 @@
 """Refresh tests/golden/: execute every notebook on the fixture warehouse with papermill.
 
-Run with ``make golden``. Only cells tagged ``nbval-check-output`` keep their
+Run with ``make golden`` (every notebook) or ``python tests/make_golden.py 05 06`` (those whose
+name starts with one of the prefixes given). Only cells tagged ``nbval-check-output`` keep their
 outputs (nbval --nbval-lax compares just those); other outputs are dropped so
 the golden copies stay small.
 """
@@ -25,11 +26,16 @@ from helpers import config  # noqa: E402
 CHECK_TAG = "nbval-check-output"
 
 
-def main() -> int:
+def main(prefixes: list[str]) -> int:
+    notebooks = [notebook for notebook in sorted(config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+                 if not prefixes or notebook.name.startswith(tuple(prefixes))]
+    if not notebooks:
+        print(f"no notebook in {config.NOTEBOOKS_DIR} starts with {', '.join(prefixes)}", file=sys.stderr)
+        return 2
     paths = golden_fixture.build(Path(tempfile.mkdtemp(prefix="golden-fixture-")))
     os.environ.update(golden_fixture.environment(paths))
     golden = TESTS / "golden"
-    for notebook in sorted(config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
+    for notebook in notebooks:
         target = golden / notebook.name
         papermill.execute_notebook(str(notebook), str(target), kernel_name="python3", progress_bar=False,
                                    cwd=str(notebook.parent))
@@ -48,4 +54,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
+import pandas as pd
 import pytest
 
 from conftest import small_training_params
-from helpers import warehouse
+from helpers import registry, warehouse
 from helpers.analytics.features import snapshot
-from helpers.models.backtest import origins, rolling_backtest, write_backtest
+from helpers.cli import main
+from helpers.dates import add_months, resolve_as_of
+from helpers.models.backtest import (
+    backtest_for,
+    backtest_key,
+    origins,
+    rolling_backtest,
+    stored_backtest,
+    write_backtest,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +71,71 @@ def test_the_command_writes_the_table(trained_small_models, tmp_path):
         small_training_params(), 1, trained_small_models["warehouse"], trained_small_models["models_dir"], tmp_path)
     assert len(table) == 1 and csv_path.is_file() and json_path.is_file()
     assert "expected_churners_90d" in csv_path.read_text()
+
+
+@pytest.fixture(scope="module")
+def stored(trained_small_models, tmp_path_factory):
+    """The pipeline's backtest (one origin) written as of the reports' auto date, and what it was keyed on."""
+    folder = tmp_path_factory.mktemp("metrics")
+    params = small_training_params()
+    with warehouse.get_connection(path=trained_small_models["warehouse"]) as con:
+        metadata = warehouse.read_metadata(con)
+    latest = resolve_as_of("auto", metadata["data_start"], metadata["data_end"])
+    table, (_, json_path) = write_backtest(params, 1, trained_small_models["warehouse"],
+                                           trained_small_models["models_dir"], folder, latest)
+    churn_meta = registry.get_model_metadata("churn_model", trained_small_models["models_dir"])
+    return {"table": table, "folder": folder, "json": json_path, "latest": latest, "metadata": metadata,
+            "churn_meta": churn_meta, "settings": params["churn_model"]}
+
+
+def test_a_report_reads_the_stored_backtest_and_it_equals_a_fresh_one(trained_small_models, stored):
+    with warehouse.get_connection(path=trained_small_models["warehouse"]) as con:
+        read, was_stored = backtest_for(con, stored["settings"], stored["churn_meta"], 1, stored["latest"],
+                                        stored["folder"])
+        fresh = rolling_backtest(con, stored["settings"], stored["churn_meta"]["candidate"],
+                                 stored["churn_meta"]["calibration"], 1, stored["latest"])
+    assert was_stored
+    pd.testing.assert_frame_equal(read, fresh)
+    pd.testing.assert_frame_equal(read, stored["table"])
+
+
+def test_a_stored_backtest_serves_only_the_same_warehouse_model_settings_and_dates(stored):
+    def key(**changes):
+        metadata = {**stored["metadata"], **changes.pop("metadata", {})}
+        churn_meta = {**stored["churn_meta"], **changes.pop("churn_meta", {})}
+        arguments = {"settings": stored["settings"], "count": 1, "latest": stored["latest"], **changes}
+        return backtest_key(metadata, churn_meta, **arguments)
+
+    assert stored_backtest(stored["json"], key()) is not None
+    different = {
+        "another warehouse": key(metadata={"content_hash": "0" * 64}),
+        "a retrained model": key(churn_meta={"sha256": "f" * 64, "version": "other"}),
+        "another recipe": key(churn_meta={"calibration": "isotonic"}),
+        "other settings": key(settings={**stored["settings"], "logistic_C": 0.5}),
+        "more dates": key(count=2),
+        "another report date": key(latest=add_months(stored["latest"], -1)),
+        "no report date": key(latest=None),
+    }
+    for what, other in different.items():
+        assert stored_backtest(stored["json"], other) is None, what
+
+
+def test_a_missing_or_broken_stored_backtest_is_computed_again(trained_small_models, stored, tmp_path):
+    assert stored_backtest(tmp_path / "backtest.json", {}) is None
+    (tmp_path / "backtest.json").write_text("{not json")
+    assert stored_backtest(tmp_path / "backtest.json", {}) is None
+    with warehouse.get_connection(path=trained_small_models["warehouse"]) as con:
+        table, was_stored = backtest_for(con, stored["settings"], stored["churn_meta"], 1, stored["latest"], tmp_path)
+    assert not was_stored
+    pd.testing.assert_frame_equal(table, stored["table"])
+
+
+def test_the_pipeline_stage_without_a_model_records_why_and_exits_0(trained_small_models, tmp_path, capsys):
+    arguments = ["backtest", "--as-of", "auto", "--warehouse", str(trained_small_models["warehouse"]),
+                 "--models-dir", str(tmp_path / "no-models"), "--metrics-dir", str(tmp_path / "metrics")]
+    assert main(arguments) == 2, "without --when-possible a missing model is an error"
+    assert "there is no churn_model" in capsys.readouterr().err
+    assert main([*arguments, "--when-possible"]) == 0
+    record = json.loads((tmp_path / "metrics" / "backtest.json").read_text())
+    assert record["backtest"] is False and "there is no churn_model" in record["reason"]
+    assert stored_backtest(tmp_path / "metrics" / "backtest.json", {"any": "key"}) is None

@@ -7,8 +7,10 @@ at the origin; expected churners and MRR lost at 90 days and 12 months are
 compared with what happened (NaN while a window is still open). Snapshots are
 built once for every origin. The recipe itself was chosen at training time on
 the latest evaluation dates, the one look-ahead left (said in the report).
-``python -m helpers backtest`` writes the table to ``metrics/backtest.csv``
-and ``metrics/backtest.json``.
+``python -m helpers backtest`` (a pipeline stage) writes the table to
+``metrics/backtest.csv`` and ``metrics/backtest.json`` with a key of what it
+depends on; the backtest report reads that table when its key matches the
+report's own (``backtest_for``) and refits only otherwise.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ from helpers.models.time_to_churn import survival_at_days
 from helpers.models.training import load_snapshots, split_for
 
 TWELVE_MONTHS = horizon_days(12)
+BACKTEST_CSV, BACKTEST_JSON = "backtest.csv", "backtest.json"
+_COLUMNS = ["as_of", "trained_through", "customers", *(
+    f"{key}_{label}" for label in ("90d", "12m")
+    for key in ("expected_churners", "expected_mrr_lost", "realized_churners", "realized_mrr_lost", "roc_auc"))]
 
 
 def origins(data_end: dt.date, horizon: int, count: int, latest: dt.date | None = None) -> list[dt.date]:
@@ -100,28 +106,105 @@ def rolling_backtest(con: Any, settings: dict[str, Any], candidate: str, calibra
             for key in ("realized_churners", "realized_mrr_lost", "roc_auc"):
                 row[f"{key}_{label}"] = metrics[key] if known else np.nan
         rows.append(row)
-    return pd.DataFrame(rows)
+    return _typed(pd.DataFrame(rows, columns=_COLUMNS))
 
 
-def write_backtest(params: dict[str, Any], count: int = 12, warehouse_path: str | os.PathLike | None = None,
-                   models_dir: str | os.PathLike | None = None,
-                   metrics_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, tuple[Path, Path]]:
-    """Run the rolling backtest with the registered recipe; write ``backtest.csv`` and ``backtest.json``.
+def _typed(table: pd.DataFrame) -> pd.DataFrame:
+    """Dates as dates, ``customers`` as int, every figure as float (NaN while a window is open)."""
+    for column in ("as_of", "trained_through"):
+        table[column] = pd.to_datetime(table[column]).dt.date
+    return table.astype({"customers": int, **{c: float for c in _COLUMNS[3:]}})
 
-    Returns:
-        The table and the two paths written.
+
+def backtest_key(metadata: dict[str, Any], churn_meta: dict[str, Any], settings: dict[str, Any], count: int,
+                 latest: dt.date | None) -> dict[str, Any]:
+    """What a backtest's table depends on: the warehouse content, the registered model, the settings and dates.
+
+    A stored table is reused only when every entry is equal (``backtest_for``).
     """
+    return {
+        "warehouse_content_hash": metadata["content_hash"],
+        "model_version": churn_meta.get("version"),
+        "model_sha256": churn_meta.get("sha256"),
+        "candidate": churn_meta["candidate"],
+        "calibration": churn_meta["calibration"],
+        "dates": int(count),
+        "latest": latest.isoformat() if latest is not None else None,
+        "settings": json.loads(json.dumps(settings, sort_keys=True, default=str)),
+    }
+
+
+def _registered_recipe(models_dir: str | os.PathLike | None) -> dict[str, Any]:
     metadata = registry.get_model_metadata("churn_model", Path(models_dir) if models_dir else None)
     if "candidate" not in metadata:
         raise ValueError("the registered churn_model records no candidate (trained before the time-to-churn "
                          "model); retrain it with `python -m helpers train`")
+    return metadata
+
+
+def write_backtest(params: dict[str, Any], count: int = 12, warehouse_path: str | os.PathLike | None = None,
+                   models_dir: str | os.PathLike | None = None, metrics_dir: str | os.PathLike | None = None,
+                   latest: dt.date | None = None) -> tuple[pd.DataFrame, tuple[Path, Path]]:
+    """Run the rolling backtest with the registered recipe; write ``backtest.csv`` and ``backtest.json``.
+
+    The JSON records the table with its ``backtest_key``, so that a report asking for the same
+    backtest reads it instead of refitting (``backtest_for``).
+
+    Args:
+        latest: as in ``rolling_backtest`` (the reports' as-of date; None: the data end).
+
+    Returns:
+        The table and the two paths written.
+    """
+    churn_meta = _registered_recipe(models_dir)
+    settings = params["churn_model"]
     with warehouse.get_connection(path=warehouse_path) as con:
-        table = rolling_backtest(con, params["churn_model"], metadata["candidate"], metadata["calibration"], count)
+        key = backtest_key(warehouse.read_metadata(con), churn_meta, settings, count, latest)
+        table = rolling_backtest(con, settings, churn_meta["candidate"], churn_meta["calibration"], count, latest)
     folder = Path(metrics_dir) if metrics_dir else config.PROJECT_ROOT / "metrics"
     folder.mkdir(parents=True, exist_ok=True)
-    csv_path, json_path = folder / "backtest.csv", folder / "backtest.json"
+    csv_path, json_path = folder / BACKTEST_CSV, folder / BACKTEST_JSON
     files.write_atomically(csv_path, table.to_csv(index=False))
-    record = {"candidate": metadata["candidate"], "calibration": metadata["calibration"],
-              "model_version": metadata.get("version"), "rows": json.loads(table.to_json(orient="records", date_format="iso"))}
+    record = {"candidate": key["candidate"], "calibration": key["calibration"], "model_version": key["model_version"],
+              "key": key, "rows": json.loads(table.to_json(orient="records", date_format="iso"))}
     files.write_atomically(json_path, json.dumps(record, indent=2) + "\n")
     return table, (csv_path, json_path)
+
+
+def record_no_backtest(reason: str, metrics_dir: str | os.PathLike | None = None) -> Path:
+    """When no backtest can run: ``backtest.json`` says why (no key, so no report reads it); an empty CSV."""
+    folder = Path(metrics_dir) if metrics_dir else config.PROJECT_ROOT / "metrics"
+    folder.mkdir(parents=True, exist_ok=True)
+    files.write_atomically(folder / BACKTEST_CSV, ",".join(_COLUMNS) + "\n")
+    path = folder / BACKTEST_JSON
+    files.write_atomically(path, json.dumps({"backtest": False, "reason": reason}, indent=2) + "\n")
+    return path
+
+
+def stored_backtest(path: Path, key: dict[str, Any]) -> pd.DataFrame | None:
+    """The table of a written ``backtest.json`` if its key equals ``key``; None when absent or different."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("key") != key:
+        return None
+    return _typed(pd.DataFrame.from_records(record["rows"], columns=_COLUMNS))
+
+
+def backtest_for(con: Any, settings: dict[str, Any], churn_meta: dict[str, Any], count: int, latest: dt.date | None,
+                 metrics_dir: Path) -> tuple[pd.DataFrame, bool]:
+    """The backtest a report asks for: the pipeline's stored table when it matches, else computed now.
+
+    Args:
+        churn_meta: the registered churn_model's metadata (its recipe and fingerprint).
+        metrics_dir: where ``python -m helpers backtest`` wrote ``backtest.json``.
+
+    Returns:
+        The table (as ``rolling_backtest``) and whether it was read from the stored file.
+    """
+    key = backtest_key(warehouse.read_metadata(con), churn_meta, settings, count, latest)
+    stored = stored_backtest(Path(metrics_dir) / BACKTEST_JSON, key)
+    if stored is not None:
+        return stored, True
+    return rolling_backtest(con, settings, churn_meta["candidate"], churn_meta["calibration"], count, latest), False

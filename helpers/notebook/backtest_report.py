@@ -23,14 +23,24 @@ def backtest_dates(con: Any, as_of: dt.date, count: int = 12) -> list[dt.date]:
     return origins(warehouse.data_end(con), 90, count, as_of)
 
 
-def out_of_sample_note(results: pd.DataFrame, candidate: str, calibration: str) -> str:
-    """Markdown: how the rolling backtest was made, and what is still not known."""
+def out_of_sample_note(results: pd.DataFrame, candidate: str, calibration: str, stored: bool = False) -> str:
+    """Markdown: how the rolling backtest was made, where the table comes from, and what is still not known.
+
+    Args:
+        stored: the table was read from the pipeline's backtest stage (``backtest.backtest_for``).
+    """
     open_windows = int(results["realized_churners_12m"].isna().sum()) if len(results) else 0
     text = (
         f"Each of the {len(results)} dates was scored by a {candidate} model ({calibration} calibration) "
         "refitted only on outcomes known the day before it: every figure here is out of sample. "
         "The recipe itself (candidate and calibration) was chosen at training time on the latest evaluation dates."
     )
+    if stored:
+        text += (" The table is the one the pipeline's backtest stage wrote (metrics/backtest.json) for this "
+                 "warehouse, this registered model and this as-of date; no model was refitted for this page.")
+    else:
+        text += (" No stored backtest matched this warehouse, model and as-of date, so the models were refitted "
+                 "while this page was made.")
     if open_windows:
         text += f" For {open_windows} dates the 12-month window has not closed yet: their realized 12-month figures are blank."
     return text
