@@ -18,12 +18,11 @@ import traceback
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from helpers import config, registry, reports, threads, warehouse
+from helpers import config, registry, threads, warehouse
 from helpers.dates import resolve_as_of
-from helpers.models import backtest as backtesting
-from helpers.models import training
-from helpers.reports import ReportError
+from helpers.publishing import PublishWarning, ReportError, skipped_reports
 from helpers.warehouse import export, ingest, raw_data
 from helpers.warehouse.data_tests import run_data_tests
 from helpers.warehouse.engine import ENGINES
@@ -273,9 +272,8 @@ def _refuse_overrides_under_dvc() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
-    threads.limit_process_threads()  # scikit-learn is loaded by now (helpers.models imports it)
     with warnings.catch_warnings():
-        warnings.simplefilter("always", reports.PublishWarning)
+        warnings.simplefilter("always", PublishWarning)
         warnings.showwarning = _show_warning
         try:
             return _run(args)
@@ -299,6 +297,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"warning: {message}", file=sys.stderr)
+
+
+def _modelling() -> tuple[Any, Any]:
+    """The training and backtest modules, imported when a command needs them (scikit-learn takes seconds).
+
+    The thread pools are limited once they are loaded: threadpoolctl sizes only the pools it can see.
+    """
+    from helpers.models import backtest, training
+
+    threads.limit_process_threads()
+    return training, backtest
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -329,6 +338,7 @@ def _run(args: argparse.Namespace) -> int:
         record = raw_data.write_inputs(args.params, args.out)
         print(f"wrote {args.out}: source {record['source']}")
     elif args.command == "train":
+        training, _ = _modelling()
         try:
             written = training.train_all(
                 training.load_params(args.params), args.warehouse, args.models_dir, args.metrics_dir
@@ -348,11 +358,12 @@ def _run(args: argparse.Namespace) -> int:
         for name, metadata in written.items():
             print(f"{name} {metadata['version']}: {training.headline(name, metadata)}")
     elif args.command == "backtest":
+        training, backtesting = _modelling()
         with warehouse.get_connection(path=args.warehouse, read_only=True) as con:
             metadata = warehouse.read_metadata(con)
         latest = None if args.as_of is None else resolve_as_of(args.as_of, metadata["data_start"], metadata["data_end"])
         try:
-            missing = reports.models_missing(args.models_dir or config.models_dir(), metadata["content_hash"])
+            missing = registry.models_missing(args.models_dir or config.models_dir(), metadata["content_hash"])
             if missing:
                 raise ValueError(f"no backtest: {missing}")
             table, paths = backtesting.write_backtest(training.load_params(args.params), args.dates, args.warehouse,
@@ -367,6 +378,8 @@ def _run(args: argparse.Namespace) -> int:
         print(table.to_string(index=False))
         print(f"wrote {paths[0]} and {paths[1]}")
     elif args.command == "report":
+        from helpers import reports  # papermill and nbformat take seconds to import
+
         folder = reports.run_reports(
             as_of=args.as_of,
             reports=args.reports.split(",") if args.reports else None,
@@ -376,7 +389,7 @@ def _run(args: argparse.Namespace) -> int:
             reports_dir=args.reports_dir,
             cell_timeout=args.cell_timeout,
         )
-        for name, reason in reports.skipped_reports(folder).items():
+        for name, reason in skipped_reports(folder).items():
             print(f"skipped {name}: {reason}", file=sys.stderr)
         print(f"published {folder}; index: {folder.parent / 'index.html'}")
     elif args.command == "ingest":

@@ -21,6 +21,14 @@ MANIFEST = "run.json"
 PUBLISH_LOCK = ".publish"  # reports/.publish.lock serialises publishing into one reports folder
 
 
+class ReportError(Exception):
+    """A report run was refused or failed; the message says which notebook, cell or parameter."""
+
+
+class PublishWarning(UserWarning):
+    """The reports were published, but a step after the publish (the index) failed."""
+
+
 def skipped_reports(folder: Path) -> dict[str, str]:
     """The reports a published run skipped, with why and what to run (from its run.json)."""
     try:

@@ -78,6 +78,7 @@ __all__ = [
     "clear_cache",
     "get_model_metadata",
     "load_model",
+    "models_missing",
     "save_model",
 ]
 
@@ -455,3 +456,18 @@ def _unpickle_trusted(name: str, pickle_path: Path, pickle_bytes: bytes, metadat
     if mismatch:
         raise _refuse(name, pickle_path, mismatch)
     return model
+
+
+def models_missing(models_dir: Path, content_hash: str) -> str | None:
+    """Why the registered models cannot serve this warehouse (absent, unreadable, trained on other data), or None."""
+    for name in MODEL_NAMES:
+        try:
+            metadata = get_model_metadata(name, models_dir)
+        except (ModelIntegrityError, ValueError, OSError) as error:
+            return f"cannot read the metadata of model {name}: {error}"
+        if metadata.get("version", "unknown") == "unknown":
+            return f"there is no {name} in {models_dir}"
+        if metadata.get("data_fingerprint") != content_hash:
+            return (f"the {name} in {models_dir} was trained on other data (warehouse content "
+                    f"{str(metadata.get('data_fingerprint'))[:12]}, this one is {content_hash[:12]})")
+    return None

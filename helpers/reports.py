@@ -36,6 +36,8 @@ from helpers import config, files, registry, warehouse
 from helpers.dates import resolve_as_of
 from helpers.publishing import (  # noqa: F401  (re-exported)
     MANIFEST,
+    PublishWarning,
+    ReportError,
     list_runs,
     publish,
     skipped_reports,
@@ -62,14 +64,6 @@ RUNNER_PARAMETERS = ("as_of", "warehouse_path", "models_dir")
 # Parameters that choose the data a notebook reads, refused as -p: the runner
 # sets them from its own arguments so run.json records what was read.
 DATA_PARAMETERS = {"warehouse_path": "--warehouse", "models_dir": "--models-dir"}
-
-
-class ReportError(Exception):
-    """A report run was refused or failed; the message says which notebook, cell or parameter."""
-
-
-class PublishWarning(UserWarning):
-    """The reports were published, but a step after the publish (the index) failed."""
 
 
 @dataclass(frozen=True)
@@ -257,25 +251,10 @@ def _provenance_changed(spec: ReportSpec, before: Any, after: Any, what: str) ->
         )
 
 
-def models_missing(models_dir: Path, content_hash: str) -> str | None:
-    """Why the registered models cannot serve this warehouse (absent, unreadable, trained on other data), or None."""
-    for name in registry.MODEL_NAMES:
-        try:
-            metadata = registry.get_model_metadata(name, models_dir)
-        except (registry.ModelIntegrityError, ValueError, OSError) as error:
-            return f"cannot read the metadata of model {name}: {error}"
-        if metadata.get("version", "unknown") == "unknown":
-            return f"there is no {name} in {models_dir}"
-        if metadata.get("data_fingerprint") != content_hash:
-            return (f"the {name} in {models_dir} was trained on other data (warehouse content "
-                    f"{str(metadata.get('data_fingerprint'))[:12]}, this one is {content_hash[:12]})")
-    return None
-
-
 def _without_models(plans: list, models_dir: Path, content_hash: str) -> tuple[list, dict[str, str]]:
     """The plans that can run, and a reason for each report skipped because it needs models."""
     needing = [spec.name for spec, _ in plans if spec.name in REPORTS_NEEDING_MODELS]
-    reason = models_missing(models_dir, content_hash) if needing else None
+    reason = registry.models_missing(models_dir, content_hash) if needing else None
     if reason is None:
         return plans, {}
     advice = (f"{reason}. Train models for this warehouse with `python -m helpers train` (or run `make reports`), "

@@ -57,14 +57,22 @@ def test_modules_are_small_and_say_their_concern() -> None:
     assert not undocumented, undocumented
 
 
+# The command line starts a process per pipeline step: scikit-learn (training) and papermill/nbformat
+# (reports) cost about 5 s of imports, so only the commands that use them import them. import-linter
+# reads these imports too, so the layering contract still covers them.
+LAZY_IMPORTS_ALLOWED = {"cli.py": {"helpers.models", "helpers"}}
+
+
 def test_no_function_level_imports_of_the_suite() -> None:
     """Imports of helpers modules sit at the top of a module; only optional engines load lazily."""
     lazy = []
     for path in _modules():
+        allowed = LAZY_IMPORTS_ALLOWED.get(str(path.relative_to(PACKAGE)), set())
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for inner in ast.walk(node):
-                    if isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith("helpers"):
+                    if isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith("helpers") \
+                            and inner.module not in allowed:
                         lazy.append(f"{path.relative_to(PACKAGE)}:{inner.lineno}")
     assert not lazy, lazy

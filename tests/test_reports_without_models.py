@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sample_data import build_frames, valid_frames
 
-from helpers import reports, warehouse
+from helpers import registry, reports, warehouse
 from helpers.reports import ReportError, run_reports
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
@@ -43,5 +43,5 @@ def test_models_trained_on_other_data_are_not_used(trained_small_models, tmp_pat
     models = trained_small_models["models_dir"]
     with warehouse.get_connection(path=trained_small_models["warehouse"], read_only=True) as con:
         own = warehouse.read_metadata(con)["content_hash"]
-    assert reports.models_missing(models, own) is None
-    assert "was trained on other data" in reports.models_missing(models, "0" * 64)
+    assert registry.models_missing(models, own) is None
+    assert "was trained on other data" in registry.models_missing(models, "0" * 64)
