@@ -41,14 +41,17 @@ lock: ## re-resolve the dependencies and rewrite requirements/constraints.txt
 DVC := PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/dvc
 PARAMS ?= params.yaml
 RAW_DIR ?= data/raw/synthetic
-# dvc repro writes the paths dvc.yaml declares. When $$WAREHOUSE_PATH, $$MODELS_DIR or $$REPORTS_DIR
-# is set, the data targets run the same steps without DVC, into the paths those variables name.
-OVERRIDES := $(strip $(WAREHOUSE_PATH)$(MODELS_DIR)$(REPORTS_DIR))
+# dvc repro writes the paths dvc.yaml declares. When $$WAREHOUSE_PATH, $$MODELS_DIR, $$REPORTS_DIR or
+# $$METRICS_DIR is set, the data targets run the same steps without DVC, into the paths those variables
+# name; metrics then go to $$METRICS_DIR, else beside the models (the project's metrics/ stay untouched).
+OVERRIDES := $(strip $(WAREHOUSE_PATH)$(MODELS_DIR)$(REPORTS_DIR)$(METRICS_DIR))
+OVERRIDE_METRICS := METRICS_DIR=$(or $(METRICS_DIR),$(abspath $(or $(MODELS_DIR),models))/metrics)
 BUILD_STEPS := $(PY) -m helpers generate --raw-dir $(RAW_DIR) --no-progress --params $(PARAMS) && \
 	$(PY) -m helpers build --params $(PARAMS) --raw-dir $(RAW_DIR)
-TRAIN_STEP := $(PY) -m helpers train --params $(PARAMS) --when-possible --metrics-dir $(or $(MODELS_DIR),models)/metrics
+TRAIN_STEP := $(OVERRIDE_METRICS) $(PY) -m helpers train --params $(PARAMS) --when-possible
+BACKTEST_STEP := $(OVERRIDE_METRICS) $(PY) -m helpers backtest --params $(PARAMS) --as-of auto --when-possible
 ifneq ($(OVERRIDES),)
-OVERRIDE_NOTE := @echo "WAREHOUSE_PATH/MODELS_DIR/REPORTS_DIR set: running the pipeline's steps without DVC"
+OVERRIDE_NOTE := @echo "WAREHOUSE_PATH/MODELS_DIR/REPORTS_DIR/METRICS_DIR set: running the pipeline's steps without DVC"
 endif
 
 warehouse: $(STAMP) ## build the warehouse from data.source in params.yaml (your files, or the generator)
@@ -77,7 +80,8 @@ else
 	$(OVERRIDE_NOTE)
 	$(BUILD_STEPS)
 	$(TRAIN_STEP)
-	$(PY) -m helpers report --as-of auto
+	$(BACKTEST_STEP)
+	$(OVERRIDE_METRICS) $(PY) -m helpers report --as-of auto
 	$(PY) -m helpers validate
 	@echo "Reports: $(or $(REPORTS_DIR),reports)/index.html"
 endif

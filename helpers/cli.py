@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--params", type=Path, default=None, help="parameters file (default: params.yaml)")
     train.add_argument("--models-dir", type=Path, default=None, help="default: $MODELS_DIR or models/")
-    train.add_argument("--metrics-dir", type=Path, default=None, help="default: metrics/")
+    train.add_argument("--metrics-dir", type=Path, default=None, help="default: $METRICS_DIR or metrics/")
     train.add_argument("--when-possible", action="store_true",
                        help="when the data cannot train a model, say why and exit 0 (the pipeline then publishes "
                             "the reports that need no model)")
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--dates", type=_positive_int, default=12, help="monthly as-of dates (default 12)")
     backtest.add_argument("--params", type=Path, default=None, help="parameters file (default: params.yaml)")
     backtest.add_argument("--models-dir", type=Path, default=None, help="default: $MODELS_DIR or models/")
-    backtest.add_argument("--metrics-dir", type=Path, default=None, help="default: metrics/")
+    backtest.add_argument("--metrics-dir", type=Path, default=None, help="default: $METRICS_DIR or metrics/")
     backtest.add_argument("--as-of", default=None,
                           help="the report date the backtest serves (YYYY-MM-DD or auto, as `report --as-of`): no "
                                "outcome after it is read; default: every outcome up to the data end")
@@ -263,7 +263,7 @@ def _refuse_overrides_under_dvc() -> None:
     overrides = [name for name in config.PATH_VARIABLES if os.environ.get(name)]
     if os.environ.get("DVC_STAGE") and overrides:
         raise ValueError(
-            f"dvc repro writes the paths dvc.yaml declares (data/warehouse.duckdb, models/, reports/), but "
+            f"dvc repro writes the paths dvc.yaml declares (data/warehouse.duckdb, models/, metrics/, reports/), but "
             f"{', '.join(f'${name}' for name in overrides)} is set. Unset it for dvc repro, or run `make reports` "
             "with it set: make then runs the same steps without DVC, into the paths the variables name."
         )
@@ -366,8 +366,9 @@ def _run(args: argparse.Namespace) -> int:
             missing = registry.models_missing(args.models_dir or config.models_dir(), metadata["content_hash"])
             if missing:
                 raise ValueError(f"no backtest: {missing}")
-            table, paths = backtesting.write_backtest(training.load_params(args.params), args.dates, args.warehouse,
-                                                      args.models_dir, args.metrics_dir, latest)
+            table, paths, up_to_date = backtesting.write_backtest(
+                training.load_params(args.params), args.dates, args.warehouse, args.models_dir, args.metrics_dir,
+                latest)
         except ValueError as error:
             if not args.when_possible:
                 raise
@@ -376,7 +377,8 @@ def _run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 0
         print(table.to_string(index=False))
-        print(f"wrote {paths[0]} and {paths[1]}")
+        print(f"{paths[1]} already holds this backtest (same warehouse, model, settings and dates): nothing refitted"
+              if up_to_date else f"wrote {paths[0]} and {paths[1]}")
     elif args.command == "report":
         from helpers import reports  # papermill and nbformat take seconds to import
 

@@ -17,8 +17,8 @@ SQL_DIR = PACKAGE_DIR / "sql"
 DATA_DIR = PROJECT_ROOT / "data"
 RAW_DATA_DIR = DATA_DIR / "raw"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
-# The variables that move the warehouse, models and reports away from the pipeline's declared paths.
-PATH_VARIABLES = ("WAREHOUSE_PATH", "MODELS_DIR", "REPORTS_DIR")
+# The variables that move the warehouse, models, reports and metrics away from the pipeline's declared paths.
+PATH_VARIABLES = ("WAREHOUSE_PATH", "MODELS_DIR", "REPORTS_DIR", "METRICS_DIR")
 
 
 def _from_env(variable: str, default: Path) -> Path:
@@ -34,6 +34,13 @@ def warehouse_path() -> Path:
 def models_dir() -> Path:
     """Folder of model pickles and metadata: ``$MODELS_DIR`` or ``models/``."""
     return _from_env("MODELS_DIR", PROJECT_ROOT / "models")
+
+
+def metrics_dir(value: str | os.PathLike | None = None) -> Path:
+    """Folder of the metrics files and the backtest table: ``value``, else ``$METRICS_DIR`` or ``metrics/``."""
+    if value is not None and str(value).strip():
+        return Path(value).expanduser().resolve()
+    return _from_env("METRICS_DIR", PROJECT_ROOT / "metrics")
 
 
 def reports_dir() -> Path:

@@ -67,10 +67,16 @@ def test_too_many_dates_say_how_many_fit(trained_small_models):
 
 
 def test_the_command_writes_the_table(trained_small_models, tmp_path):
-    table, (csv_path, json_path) = write_backtest(
-        small_training_params(), 1, trained_small_models["warehouse"], trained_small_models["models_dir"], tmp_path)
-    assert len(table) == 1 and csv_path.is_file() and json_path.is_file()
+    arguments = (small_training_params(), 1, trained_small_models["warehouse"], trained_small_models["models_dir"],
+                 tmp_path)
+    table, (csv_path, json_path), up_to_date = write_backtest(*arguments)
+    assert len(table) == 1 and csv_path.is_file() and json_path.is_file() and not up_to_date
     assert "expected_churners_90d" in csv_path.read_text()
+    written = {path: path.stat().st_mtime_ns for path in (csv_path, json_path)}
+    again, _, up_to_date = write_backtest(*arguments)
+    assert up_to_date, "the same key: the stored table is the answer"
+    pd.testing.assert_frame_equal(again, table)
+    assert {path: path.stat().st_mtime_ns for path in (csv_path, json_path)} == written, "nothing was rewritten"
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +87,8 @@ def stored(trained_small_models, tmp_path_factory):
     with warehouse.get_connection(path=trained_small_models["warehouse"]) as con:
         metadata = warehouse.read_metadata(con)
     latest = resolve_as_of("auto", metadata["data_start"], metadata["data_end"])
-    table, (_, json_path) = write_backtest(params, 1, trained_small_models["warehouse"],
-                                           trained_small_models["models_dir"], folder, latest)
+    table, (_, json_path), _ = write_backtest(params, 1, trained_small_models["warehouse"],
+                                              trained_small_models["models_dir"], folder, latest)
     churn_meta = registry.get_model_metadata("churn_model", trained_small_models["models_dir"])
     return {"table": table, "folder": folder, "json": json_path, "latest": latest, "metadata": metadata,
             "churn_meta": churn_meta, "settings": params["churn_model"]}

@@ -12,11 +12,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_defaults_are_anchored_on_the_project(monkeypatch):
-    for variable in ("WAREHOUSE_PATH", "MODELS_DIR", "REPORTS_DIR"):
+    for variable in config.PATH_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     assert config.warehouse_path() == ROOT / "data" / "warehouse.duckdb"
     assert config.models_dir() == ROOT / "models"
     assert config.reports_dir() == ROOT / "reports"
+    assert config.metrics_dir() == config.metrics_dir("") == ROOT / "metrics"
     assert (config.SQL_DIR / "schema.sql").is_file()
 
 
@@ -24,9 +25,13 @@ def test_environment_overrides(monkeypatch, tmp_path):
     monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "w.duckdb"))
     monkeypatch.setenv("MODELS_DIR", str(tmp_path / "m"))
     monkeypatch.setenv("REPORTS_DIR", str(tmp_path / "r"))
+    monkeypatch.setenv("METRICS_DIR", str(tmp_path / "x"))
     assert config.warehouse_path() == tmp_path / "w.duckdb"
     assert config.models_dir() == tmp_path / "m"
     assert config.reports_dir() == tmp_path / "r"
+    assert config.metrics_dir() == tmp_path / "x"
+    monkeypatch.chdir(tmp_path)
+    assert config.metrics_dir("given") == tmp_path / "given", "an argument wins, resolved now"
 
 
 def test_paths_do_not_depend_on_the_working_directory(tmp_path):

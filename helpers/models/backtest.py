@@ -144,36 +144,40 @@ def _registered_recipe(models_dir: str | os.PathLike | None) -> dict[str, Any]:
 
 def write_backtest(params: dict[str, Any], count: int = 12, warehouse_path: str | os.PathLike | None = None,
                    models_dir: str | os.PathLike | None = None, metrics_dir: str | os.PathLike | None = None,
-                   latest: dt.date | None = None) -> tuple[pd.DataFrame, tuple[Path, Path]]:
+                   latest: dt.date | None = None) -> tuple[pd.DataFrame, tuple[Path, Path], bool]:
     """Run the rolling backtest with the registered recipe; write ``backtest.csv`` and ``backtest.json``.
 
     The JSON records the table with its ``backtest_key``, so that a report asking for the same
-    backtest reads it instead of refitting (``backtest_for``).
+    backtest reads it instead of refitting (``backtest_for``). When the files already hold the
+    table of the same key, nothing is refitted or written.
 
     Args:
         latest: as in ``rolling_backtest`` (the reports' as-of date; None: the data end).
 
     Returns:
-        The table and the two paths written.
+        The table, the two paths, and whether they were already up to date.
     """
     churn_meta = _registered_recipe(models_dir)
     settings = params["churn_model"]
+    folder = config.metrics_dir(metrics_dir)
+    csv_path, json_path = folder / BACKTEST_CSV, folder / BACKTEST_JSON
     with warehouse.get_connection(path=warehouse_path) as con:
         key = backtest_key(warehouse.read_metadata(con), churn_meta, settings, count, latest)
+        stored = stored_backtest(json_path, key) if csv_path.is_file() else None
+        if stored is not None:  # the same key gives the same table: nothing to refit
+            return stored, (csv_path, json_path), True
         table = rolling_backtest(con, settings, churn_meta["candidate"], churn_meta["calibration"], count, latest)
-    folder = Path(metrics_dir) if metrics_dir else config.PROJECT_ROOT / "metrics"
     folder.mkdir(parents=True, exist_ok=True)
-    csv_path, json_path = folder / BACKTEST_CSV, folder / BACKTEST_JSON
     files.write_atomically(csv_path, table.to_csv(index=False))
     record = {"candidate": key["candidate"], "calibration": key["calibration"], "model_version": key["model_version"],
               "key": key, "rows": json.loads(table.to_json(orient="records", date_format="iso"))}
     files.write_atomically(json_path, json.dumps(record, indent=2) + "\n")
-    return table, (csv_path, json_path)
+    return table, (csv_path, json_path), False
 
 
 def record_no_backtest(reason: str, metrics_dir: str | os.PathLike | None = None) -> Path:
     """When no backtest can run: ``backtest.json`` says why (no key, so no report reads it); an empty CSV."""
-    folder = Path(metrics_dir) if metrics_dir else config.PROJECT_ROOT / "metrics"
+    folder = config.metrics_dir(metrics_dir)
     folder.mkdir(parents=True, exist_ok=True)
     files.write_atomically(folder / BACKTEST_CSV, ",".join(_COLUMNS) + "\n")
     path = folder / BACKTEST_JSON

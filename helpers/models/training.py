@@ -252,7 +252,7 @@ def train_all(
         trained = train_models(con, params)
     trained_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     written = {}
-    metrics_folder = Path(metrics_dir) if metrics_dir else config.PROJECT_ROOT / "metrics"
+    metrics_folder = config.metrics_dir(metrics_dir)
     metrics_folder.mkdir(parents=True, exist_ok=True)
     for name, (model, details) in trained.items():
         details = details | {"trained_at": trained_at, "data_fingerprint": fingerprint}
@@ -272,7 +272,7 @@ def record_untrained(
     The metrics files (``dvc metrics show``) say ``trained: false`` and the reason instead of scores.
     """
     (Path(models_dir) if models_dir else config.models_dir()).mkdir(parents=True, exist_ok=True)
-    metrics_folder = Path(metrics_dir) if metrics_dir else config.PROJECT_ROOT / "metrics"
+    metrics_folder = config.metrics_dir(metrics_dir)
     metrics_folder.mkdir(parents=True, exist_ok=True)
     for name in registry.MODEL_NAMES:
         text = json.dumps({"trained": False, "reason": reason}, indent=2) + "\n"

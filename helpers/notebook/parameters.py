@@ -43,10 +43,8 @@ def resolve_models_dir(value: str | os.PathLike | None = "") -> Path:
 
 
 def resolve_metrics_dir(value: str | os.PathLike | None = "") -> Path:
-    """The metrics folder ``dvc metrics show`` reads: the parameter, else ``metrics/`` at the project root."""
-    if value is None or not str(value).strip():
-        return config.PROJECT_ROOT / "metrics"
-    return Path(str(value).strip()).expanduser().resolve()
+    """The metrics folder ``dvc metrics show`` reads: the parameter, else ``$METRICS_DIR`` or ``metrics/``."""
+    return config.metrics_dir(str(value).strip() if value is not None else None)
 
 
 def last_complete_month(as_of: DateLike) -> dt.date:
