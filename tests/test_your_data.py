@@ -59,8 +59,11 @@ def _set_data(params: Path, **data) -> None:
 def _make(project: Path, *arguments: str, **variables: str) -> subprocess.CompletedProcess:
     env = {name: value for name, value in os.environ.items() if name not in config.PATH_VARIABLES}
     env |= {"PYTHONPATH": str(project), **variables}  # the copy's code, in make, DVC and the kernels
-    result = subprocess.run(["make", *arguments, f"VENV={VENV}"], cwd=project, env=env, capture_output=True,
-                            text=True, timeout=900)
+    # -o: never reinstall into the running environment (an editable install from the copy would
+    # point every later import of helpers, in every test worker, at this temporary folder).
+    keep = [option for stamp in (".installed", ".installed-dev") for option in ("-o", str(VENV / stamp))]
+    result = subprocess.run(["make", *keep, *arguments, f"VENV={VENV}"], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 
