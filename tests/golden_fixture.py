@@ -43,4 +43,5 @@ def environment(paths: dict[str, Path]) -> dict[str, str]:
         "WAREHOUSE_PATH": str(paths["warehouse"]),
         "MODELS_DIR": str(paths["models_dir"]),
         "REPORTS_DIR": str(paths["reports_dir"]),
+        "METRICS_DIR": str(paths["metrics_dir"]),
     }

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import golden_fixture
+from helpers.cli import main
 from helpers.reports import REPORT_NOTEBOOKS, run_reports
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -63,9 +64,21 @@ def browser() -> str:
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory) -> Path:
+    """Every report, run as `make reports` runs them: the pipeline's backtest stage first.
+
+    The backtest page then shows the stage's table (the golden notebook covers the refit in the page).
+    """
     paths = golden_fixture()
     reports_dir = tmp_path_factory.mktemp("reports")
-    return run_reports(warehouse_path=paths["warehouse"], models_dir=paths["models_dir"], reports_dir=reports_dir)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("METRICS_DIR", str(tmp_path_factory.mktemp("metrics")))  # read by the CLI and the kernels
+        stage = ["backtest", "--as-of", "auto", "--warehouse", str(paths["warehouse"]),
+                 "--models-dir", str(paths["models_dir"])]
+        assert main(stage) == 0
+        folder = run_reports(warehouse_path=paths["warehouse"], models_dir=paths["models_dir"],
+                             reports_dir=reports_dir)
+    assert "The table is the one the pipeline's backtest stage wrote" in (folder / "model_backtest.ipynb").read_text()
+    return folder
 
 
 def run_chromium(browser: str, *arguments: str) -> str:
