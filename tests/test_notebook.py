@@ -33,15 +33,17 @@ def small_warehouse(make_warehouse) -> Path:
 
 
 def test_empty_paths_fall_back_to_the_configured_defaults(monkeypatch, tmp_path):
-    monkeypatch.delenv("WAREHOUSE_PATH", raising=False)
-    monkeypatch.delenv("MODELS_DIR", raising=False)
+    for variable in config.PATH_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
     assert nb.resolve_warehouse_path("") == config.PROJECT_ROOT / "data" / "warehouse.duckdb"
     assert nb.resolve_models_dir(None) == config.PROJECT_ROOT / "models"
     assert nb.resolve_metrics_dir("  ") == config.PROJECT_ROOT / "metrics"
     monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "w.duckdb"))
     monkeypatch.setenv("MODELS_DIR", str(tmp_path / "m"))
+    monkeypatch.setenv("METRICS_DIR", str(tmp_path / "x"))
     assert nb.resolve_warehouse_path("") == tmp_path / "w.duckdb"
     assert nb.resolve_models_dir("") == tmp_path / "m"
+    assert nb.resolve_metrics_dir("") == tmp_path / "x"
 
 
 def test_given_paths_win_and_relative_ones_start_at_the_working_directory(monkeypatch, tmp_path):
