@@ -163,10 +163,9 @@ def write_backtest(params: dict[str, Any], count: int = 12, warehouse_path: str 
     csv_path, json_path = folder / BACKTEST_CSV, folder / BACKTEST_JSON
     with warehouse.get_connection(path=warehouse_path) as con:
         key = backtest_key(warehouse.read_metadata(con), churn_meta, settings, count, latest)
-        stored = stored_backtest(json_path, key) if csv_path.is_file() else None
-        if stored is not None:  # the same key gives the same table: nothing to refit
-            return stored, (csv_path, json_path), True
-        table = rolling_backtest(con, settings, churn_meta["candidate"], churn_meta["calibration"], count, latest)
+        table, stored = backtest_for(con, settings, churn_meta, count, latest, folder)
+    if stored and csv_path.is_file():  # the same key gives the same table: nothing refitted or written
+        return table, (csv_path, json_path), True
     folder.mkdir(parents=True, exist_ok=True)
     files.write_atomically(csv_path, table.to_csv(index=False))
     record = {"candidate": key["candidate"], "calibration": key["calibration"], "model_version": key["model_version"],
