@@ -104,10 +104,21 @@ def test_the_churn_probability_is_one_minus_the_curve_and_explains_itself():
     assert model.contributions(at_reference)["days_since_last_event"].iloc[0] == pytest.approx(0.0)
 
 
-def test_contributions_equal_one_prediction_per_row_and_feature():
-    """The definition by a plain loop: p(x) - p(x with f at its reference), row by row."""
+@pytest.mark.parametrize("candidate,calibration", [
+    ("boosted_trees", "none"), ("boosted_trees", "isotonic"), ("boosted_trees", "sigmoid"),
+    ("logistic_regression", "none"),
+])
+def test_contributions_equal_one_prediction_per_row_and_feature(candidate, calibration):
+    """The definition by a plain loop: p(x) - p(x with f at its reference), row by row.
+
+    Boosted trees take the path that re-evaluates only the trees splitting on each
+    feature (helpers.models.tree_parts); the logistic hazard predicts the moved rows.
+    """
     train = person_months(seed=7)
-    curve = TimeToChurnCurve(BoostedHazard({"max_iter": 30}).fit(train), HazardCalibration("none"), "boosted_trees")
+    hazard = BoostedHazard({"max_iter": 30}) if candidate == "boosted_trees" else LogisticHazard()
+    hazard.fit(train)
+    mapping = HazardCalibration(calibration).fit(hazard.hazard(train), train["churned"].to_numpy())
+    curve = TimeToChurnCurve(hazard, mapping, candidate)
     snapshots = snapshot_rows(n=12, seed=8)
     model = ChurnModel(curve, 90, reference_values(snapshots))
     got = model.contributions(snapshots)

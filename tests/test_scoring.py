@@ -48,6 +48,20 @@ def test_scores_are_probabilities_with_consistent_survival_and_money(scored):
     assert scores["churn_probability"].is_monotonic_decreasing
 
 
+def test_the_probability_read_off_the_curve_is_the_churn_models_own(scored, trained_small_models):
+    """Scoring takes the horizon probability from the risk model's curve: it must equal predict_proba."""
+    from helpers.analytics.features import snapshot
+
+    scores, _ = scored
+    models_dir = trained_small_models["models_dir"]
+    churn = registry.load_model("churn_model", models_dir)
+    with warehouse.get_connection(path=trained_small_models["warehouse"]) as con:
+        frame = snapshot(con, AS_OF, churn.horizon_days)
+    direct = pd.Series(churn.predict_proba(frame), index=frame["customer_id"])
+    got = scores.set_index("customer_id")["churn_probability"]
+    assert got.to_numpy() == pytest.approx(direct.loc[got.index].to_numpy(), abs=1e-12)
+
+
 def test_drivers_are_present_for_risky_customers(scored):
     scores, _ = scored
     top = scores.head(20)

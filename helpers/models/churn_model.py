@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.analytics.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
+from helpers.models.time_to_churn import survival_at_days
 
 
 @dataclass
@@ -49,17 +50,16 @@ class ChurnModel:
         The contribution of feature f is p(x) - p(x with f set to its reference
         value): how much this customer's value of f moves its score away from a
         typical customer's. Rows already at the reference contribute exactly 0 and
-        are not predicted again; one batch prediction per feature, no row loops.
+        are not predicted again; boosted trees re-evaluate only the trees that split
+        on f (helpers.models.tree_parts); no row loops.
         """
         data = frame[list(self.features)].reset_index(drop=True)
-        base = self.predict_proba(data)
-        values = np.zeros((len(data), len(self.features)))
-        for column, name in enumerate(self.features):
-            differs = (data[name] != self.reference[name]).to_numpy()
-            if differs.any():
-                moved = data.loc[differs].assign(**{name: self.reference[name]})
-                values[differs, column] = base[differs] - self.predict_proba(moved)
+        values = self.estimator.contributions(data, self.horizon_days, self.reference, tuple(self.features))
         return pd.DataFrame(values, columns=list(self.features), index=frame.index)
+
+    def probability_from_curves(self, curves: np.ndarray) -> np.ndarray:
+        """``predict_proba`` read off S(1..K) curves of the same fit (K covering the horizon): no prediction."""
+        return 1.0 - survival_at_days(curves, self.horizon_days)
 
 
 def reference_values(frame: pd.DataFrame) -> dict[str, Any]:

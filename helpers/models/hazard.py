@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
@@ -22,6 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from helpers.analytics.features import CATEGORICAL_FEATURES, LABEL, NUMERIC_FEATURES
+from helpers.models import tree_parts
 from helpers.models.person_period import HAZARD_FEATURES, MAX_MONTHS
 
 CANDIDATES: tuple[str, ...] = ("boosted_trees", "logistic_regression", "base_rate", "recency_rule")
@@ -83,6 +85,14 @@ class BoostedHazard:
 
     def hazard(self, rows: pd.DataFrame) -> np.ndarray:
         return self.pipeline_.predict_proba(rows[list(HAZARD_FEATURES)])[:, 1]
+
+    def moved_hazards(self, rows: pd.DataFrame, moves: dict[str, Any], differs: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """``moved_hazards`` re-evaluating, per moved feature, only the trees that split on it."""
+        if not tree_parts.supported(self.pipeline_):
+            return _moved_hazards_by_prediction(self, rows, moves, differs)
+        raw, moved = tree_parts.raw_with_each_moved(self.pipeline_, rows[list(HAZARD_FEATURES)], moves, differs)
+        return expit(raw), expit(moved)
 
 
 @dataclass
@@ -146,6 +156,37 @@ class RecencyHazard:
     def hazard(self, rows: pd.DataFrame) -> np.ndarray:
         index = np.searchsorted(self.edges_, rows["days_since_last_event"].to_numpy(dtype=float), side="right")
         return np.clip(self.life_table_.hazard(rows) * self.ratios_[index], 0.0, 1.0)
+
+
+def moved_hazards(model: Any, rows: pd.DataFrame, moves: dict[str, Any], differs: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The hazards of ``rows``, and their hazards with each ``moves`` column set to its value.
+
+    Args:
+        model: a fitted candidate.
+        rows: person-period rows.
+        moves: column name to the value it is moved to.
+        differs: (rows, len(moves)) booleans: where the row's value differs from the move's;
+            elsewhere the moved hazard is the row's own, exactly (not predicted again).
+
+    Returns:
+        ``hazard`` of shape (rows,) and ``moved`` of shape (rows, len(moves)).
+    """
+    if hasattr(model, "moved_hazards"):
+        return model.moved_hazards(rows, moves, differs)
+    return _moved_hazards_by_prediction(model, rows, moves, differs)
+
+
+def _moved_hazards_by_prediction(model: Any, rows: pd.DataFrame, moves: dict[str, Any], differs: np.ndarray
+                                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``moved_hazards`` by one prediction of the differing rows per moved column."""
+    hazard = model.hazard(rows)
+    moved = np.repeat(hazard[:, None], len(moves), axis=1)
+    for position, (name, value) in enumerate(moves.items()):
+        where = differs[:, position]
+        if where.any():
+            moved[where, position] = model.hazard(rows[where].assign(**{name: value}))
+    return hazard, moved
 
 
 def make_candidate(name: str, settings: dict[str, Any]) -> Any:

@@ -115,10 +115,11 @@ def score_snapshot(
         result["risk_tier"] = pd.Series(dtype=object)
         result["top_drivers"] = pd.Series(dtype=object)
         return result
-    probability = churn_model.predict_proba(frame)
+    # One pass of predictions: the horizon probability is read off the same fit's curve.
+    curves = risk_model.survival_curves(frame, max(SURVIVAL_MONTHS))
+    probability = churn_model.probability_from_curves(curves)
     result["churn_probability"] = probability
     result["risk_tier"] = risk_tier(probability, tiers)
-    curves = risk_model.survival_curves(frame, max(SURVIVAL_MONTHS))
     for months in SURVIVAL_MONTHS:
         result[f"survival_{months}m"] = curves[:, months - 1]
     for months in SURVIVAL_MONTHS:

@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.models.hazard import HazardCalibration
+from helpers.models.hazard import HazardCalibration, moved_hazards
 from helpers.models.person_period import MAX_MONTHS, expand, month_end_days, ragged_index
 
 
 PREDICTION_BLOCK_ROWS = 50_000
+# Snapshot rows per block of contributions: their person-months times the features are held at once.
+CONTRIBUTION_BLOCK_ROWS = 20_000
 
 
 @dataclass
@@ -78,6 +80,36 @@ class TimeToChurnCurve:
     def churn_probability(self, frame: pd.DataFrame, days: int) -> np.ndarray:
         """Probability of stopping to pay within ``days`` of the as-of date: 1 - S(days)."""
         return 1.0 - survival_at_days(self.survival(frame, months_covering(days, self.months)), days)
+
+    def contributions(self, frame: pd.DataFrame, days: int, reference: dict[str, Any],
+                      features: tuple[str, ...]) -> np.ndarray:
+        """p(x) - p(x with f at ``reference[f]``) per row and feature, p the probability within ``days``.
+
+        Rows whose value of f already is the reference get exactly 0 (not predicted again).
+
+        Returns:
+            Array of shape (rows, len(features)).
+        """
+        months = months_covering(days, self.months)
+        moves = {name: reference[name] for name in features}
+        result = np.zeros((len(frame), len(features)))
+        for first in range(0, len(frame), CONTRIBUTION_BLOCK_ROWS):
+            rows = expand(frame.iloc[first:first + CONTRIBUTION_BLOCK_ROWS], months)
+            differs = np.column_stack([(rows[name] != value).to_numpy() for name, value in moves.items()])
+            hazard, moved = moved_hazards(self.hazard_model, rows, moves, differs)
+            count = len(rows) // months
+            # Person-months come customer by customer, months ascending: (customers, months[, features]).
+            base = self._survival_at_days(hazard.reshape(count, months), days)
+            by_feature = self._survival_at_days(
+                moved.reshape(count, months, len(features)).transpose(0, 2, 1).reshape(-1, months), days
+            ).reshape(count, len(features))
+            result[first:first + count] = by_feature - base[:, None]
+        return result
+
+    def _survival_at_days(self, uncalibrated: np.ndarray, days: int) -> np.ndarray:
+        """S(days) of rows of uncalibrated monthly hazards, shape (rows, months)."""
+        hazards = np.clip(self.calibration.apply(uncalibrated.ravel()), 0.0, 1.0).reshape(uncalibrated.shape)
+        return survival_at_days(np.cumprod(1.0 - hazards, axis=1), days)
 
 
 def months_covering(days: int, limit: int = MAX_MONTHS) -> int:

@@ -1,0 +1,64 @@
+"""Boosted-tree outputs with one feature moved: equal to predicting the moved rows in full."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.analytics.features import FEATURES
+from helpers.models import tree_parts
+from helpers.models.hazard import BoostedHazard, LogisticHazard
+from helpers.models.person_period import HAZARD_FEATURES
+from test_churn_model import person_months
+
+
+def fitted(seed: int = 11) -> BoostedHazard:
+    rows = person_months(4000, seed, tiers=("starter", "growth", "enterprise"))
+    # Plan tier and industry change the hazard so that the trees split on their one-hot columns.
+    rows["churned"] = np.where((rows["plan_tier"] == "enterprise") & (rows["industry"] == "Other"), 0, rows["churned"])
+    return BoostedHazard({"max_iter": 40, "min_samples_leaf": 20}).fit(rows)
+
+
+def test_moved_outputs_equal_the_full_prediction_of_the_moved_rows():
+    model = fitted()
+    rows = person_months(300, seed=12, tiers=("starter", "growth", "enterprise"))[list(HAZARD_FEATURES)]
+    moves = {"plan_tier": "enterprise", "industry": "FinTech", "days_since_last_event": 3.0,
+             "months_ahead": 1.0, "is_annual": 0.0}
+    differs = np.column_stack([(rows[name] != value).to_numpy() for name, value in moves.items()])
+    raw, moved = tree_parts.raw_with_each_moved(model.pipeline_, rows, moves, differs)
+    assert raw == pytest.approx(model.pipeline_.decision_function(rows), abs=1e-12)
+    for position, (name, value) in enumerate(moves.items()):
+        expected = model.pipeline_.decision_function(rows.assign(**{name: value}))
+        assert moved[:, position] == pytest.approx(expected, abs=1e-12), name
+    # is_annual is 0 in every row: no row differs, every moved output is the row's own.
+    assert not differs[:, -1].any() and np.array_equal(moved[:, -1], raw)
+
+
+def test_rows_marked_equal_keep_their_own_output():
+    model = fitted()
+    rows = person_months(50, seed=13)[list(HAZARD_FEATURES)]
+    differs = np.zeros((len(rows), 1), dtype=bool)
+    differs[::2] = True
+    raw, moved = tree_parts.raw_with_each_moved(model.pipeline_, rows, {"days_since_last_event": 0.0}, differs)
+    assert np.array_equal(moved[1::2, 0], raw[1::2])
+    expected = model.pipeline_.decision_function(rows.assign(days_since_last_event=0.0))
+    assert moved[::2, 0] == pytest.approx(expected[::2], abs=1e-12)
+
+
+def test_input_columns_name_each_inputs_output_block():
+    model = fitted()
+    names = model.pipeline_.steps[0][1].get_feature_names_out()
+    blocks = tree_parts.input_columns(model.pipeline_.steps[0][1])
+    assert set(blocks) == set(HAZARD_FEATURES)
+    assert sorted(np.concatenate(list(blocks.values())).tolist()) == list(range(len(names)))
+    for name in ("plan_tier", "industry"):
+        assert all(str(names[i]).startswith(f"{name}_") for i in blocks[name]), name
+    for name in set(FEATURES) - {"plan_tier", "industry"}:
+        assert [str(names[i]) for i in blocks[name]] == [name]
+
+
+def test_only_a_boosted_tree_pipeline_is_supported():
+    assert tree_parts.supported(fitted().pipeline_)
+    assert not tree_parts.supported(LogisticHazard().fit(person_months(500)).pipeline_)
+    assert not tree_parts.supported(pd.DataFrame())
