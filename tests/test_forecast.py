@@ -140,6 +140,26 @@ def test_forecast_on_the_default_like_data_covers_the_realized_mrr_a_year_on(sma
     assert errors["horizon"].tolist() == list(range(1, 13))
 
 
+def test_the_backtest_reads_once_and_forecasts_as_each_date_would_have(small_synthetic_warehouse):
+    """One read for all origins, sliced per origin: equal to forecast_mrr run on each date by itself."""
+    origins = ["2022-01-01", "2023-03-01", "2024-07-01", "2025-01-01"]  # the first has no history: skipped
+    with warehouse.get_connection(path=small_synthetic_warehouse) as con:
+        backtest = forecast.backtest_forecast(con, origins, realized_before="2026-01-01", horizon=6, draws=300)
+        expected = []
+        for origin in origins:
+            try:
+                one = forecast.forecast_mrr(con, origin, horizon=6, draws=300)
+            except ValueError:
+                continue
+            expected.append(one.assign(as_of=pd.Timestamp(origin)))
+    expected = pd.concat(expected, ignore_index=True)
+    assert sorted(backtest["as_of"].unique()) == [pd.Timestamp(day) for day in origins[1:]]
+    merged = backtest.merge(expected, on=["as_of", "month"], suffixes=("", "_alone"))
+    assert len(merged) == len(backtest) == 3 * 6
+    for column in ("forecast", "lower", "upper"):
+        np.testing.assert_allclose(merged[column], merged[f"{column}_alone"], rtol=1e-12, err_msg=column)
+
+
 def test_backtest_errors_by_hand():
     frame = pd.DataFrame({"horizon": [1, 1, 2], "error": [10.0, -30.0, 5.0], "relative_error": [0.1, -0.3, 0.05],
                           "covered": [True, False, True]})

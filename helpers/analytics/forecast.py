@@ -18,13 +18,16 @@ which customers stay (independently, with their survival probability).
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import special
 
 from helpers.analytics.projection import (
     cohort_alive,
-    expansion_trend,
+    expansion_rates,
     fit_pooled,
     last_observed_month,
     months_between,
@@ -42,13 +45,7 @@ FORECAST_COLUMNS = ["month", "horizon", "existing", "new_business", "forecast", 
 def existing_mrr_by_age(con: Connection, as_of: DateLike, segment: str | None = None) -> pd.DataFrame:
     """MRR and customers paying in the last complete month before ``as_of``, by segment and age in months."""
     last = last_observed_month(as_of)
-    name = check_segment(segment)
-    frame = customer_movements(con, start=last, end=last, segment=name)
-    if name is None:
-        frame.insert(0, "segment", ALL_CUSTOMERS)
-    frame = frame[frame["mrr"] > 0].assign(age=lambda f: months_between(f["cohort_month"], last),
-                                           mrr=lambda f: f["mrr"].astype(float))
-    return frame.groupby(["segment", "age"], as_index=False).agg(mrr=("mrr", "sum"), customers=("mrr", "size"))
+    return _by_age(_paying_customers(con, last, last, check_segment(segment)), last)
 
 
 def new_business_history(con: Connection, as_of: DateLike, segment: str | None = None,
@@ -56,12 +53,82 @@ def new_business_history(con: Connection, as_of: DateLike, segment: str | None =
     """New plus reactivation MRR and customers of each of the trailing ``months`` complete months, per segment."""
     last = last_observed_month(as_of)
     name = check_segment(segment)
-    frame = mrr_movements(con, start=add_months(last, -(months - 1)), end=last, segment=name)
+    return _new_business(_movements(con, add_months(last, -(months - 1)), last, name))
+
+
+def _paying_customers(con: Connection, first: dt.date, last: dt.date, name: str | None) -> pd.DataFrame:
+    """``customer_movements`` of months first..last with a ``segment`` column, paying customers only."""
+    frame = customer_movements(con, start=first, end=last, segment=name)
     if name is None:
         frame.insert(0, "segment", ALL_CUSTOMERS)
-    frame["new_mrr"] = (frame["new"] + frame["reactivation"]).astype(float)
-    frame["new_customers"] = frame["new_customers"] + frame["reactivated_customers"]
+    return frame[frame["mrr"] > 0]
+
+
+def _by_age(paying: pd.DataFrame, last: dt.date) -> pd.DataFrame:
+    """MRR and customers of month ``last`` by segment and age (months since the cohort month)."""
+    frame = paying[paying["month"] == pd.Timestamp(last)]
+    frame = frame.assign(age=months_between(frame["cohort_month"], last), mrr=frame["mrr"].astype(float))
+    return frame.groupby(["segment", "age"], as_index=False).agg(mrr=("mrr", "sum"), customers=("mrr", "size"))
+
+
+def _movements(con: Connection, first: dt.date, last: dt.date, name: str | None) -> pd.DataFrame:
+    """``mrr_movements`` of months first..last with a ``segment`` column."""
+    frame = mrr_movements(con, start=first, end=last, segment=name)
+    if name is None:
+        frame.insert(0, "segment", ALL_CUSTOMERS)
+    return frame
+
+
+def _new_business(movements: pd.DataFrame) -> pd.DataFrame:
+    """New plus reactivation MRR and customers of each month of a ``_movements`` frame."""
+    frame = movements.assign(new_mrr=(movements["new"] + movements["reactivation"]).astype(float),
+                             new_customers=movements["new_customers"] + movements["reactivated_customers"])
     return frame[["segment", "month", "new_mrr", "new_customers"]]
+
+
+@dataclass(frozen=True)
+class _History:
+    """What forecasts read from the warehouse, for last observed months up to ``last``.
+
+    Every table is a function of calendar months only, so the forecast of an
+    earlier last month reads the rows of the months up to it (``up_to``): the
+    backtest reads the warehouse once, not once per origin.
+    """
+
+    last: dt.date
+    everyone: pd.DataFrame  # cohort_alive of all customers
+    strata: pd.DataFrame | None  # cohort_alive per stratum
+    movements: pd.DataFrame  # _movements per stratum, from trend_months before the first last month
+    paying: pd.DataFrame  # _paying_customers per stratum, months first..last
+
+    @classmethod
+    def read(cls, con: Connection, first: dt.date, last: dt.date, strata: str | None,
+             trend_months: int) -> "_History":
+        """The tables for forecasts whose last observed month is between ``first`` and ``last``."""
+        after = add_months(last, 1)  # the as-of date whose last observed month is ``last``
+        return cls(
+            last=last,
+            everyone=cohort_alive(con, after, None),
+            strata=cohort_alive(con, after, strata) if strata else None,
+            movements=_movements(con, add_months(first, -(trend_months - 1)), last, strata),
+            paying=_paying_customers(con, first, last, strata),
+        )
+
+    def up_to(self, last: dt.date) -> "_History":
+        """The same tables as read for last observed month ``last`` alone."""
+        if last == self.last:
+            return self
+        month = pd.Timestamp(last)
+
+        def alive(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame[months_between(frame["cohort"], last) >= frame["age"]].reset_index(drop=True)
+
+        return _History(
+            last=last, everyone=alive(self.everyone),
+            strata=alive(self.strata) if self.strata is not None else None,
+            movements=self.movements[pd.to_datetime(self.movements["month"]) <= month].reset_index(drop=True),
+            paying=self.paying[pd.to_datetime(self.paying["month"]) <= month],
+        )
 
 
 def _survival_draws(pairs: np.ndarray, periods: int) -> np.ndarray:
@@ -166,6 +233,15 @@ def forecast_mrr(
         ``month, horizon, existing, new_business, forecast, lower, upper`` (floats,
         money per month), with ``segment`` first when segmented.
     """
+    _check_options(horizon, scenario, level, trend_months, draws)
+    name = check_segment(segment)
+    strata = name or check_segment(survival_by)
+    last = last_observed_month(as_of)
+    history = _History.read(con, last, last, strata, trend_months)
+    return _forecast(history, to_date(as_of, "as_of"), horizon, name, scenario, level, trend_months, draws, seed)
+
+
+def _check_options(horizon: int, scenario: float, level: float, trend_months: int, draws: int) -> None:
     int_in_range(horizon, "horizon", minimum=1, maximum=36)
     int_in_range(trend_months, "trend_months", minimum=3)
     int_in_range(draws, "draws", minimum=100)
@@ -173,25 +249,30 @@ def forecast_mrr(
         raise ValueError(f"scenario must be a multiplier >= 0 of the new-business trend (1 = trend); got {scenario!r}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), e.g. 0.9; got {level!r}")
-    name = check_segment(segment)
-    strata = name or check_segment(survival_by)
-    last = last_observed_month(as_of)
-    pooled = fit_pooled(cohort_alive(con, as_of, None))
+
+
+def _forecast(history: _History, as_of: dt.date, horizon: int, name: str | None, scenario: float, level: float,
+              trend_months: int, draws: int, seed: int) -> pd.DataFrame:
+    """``forecast_mrr`` from the tables it reads (``history``, whose last observed month is as_of's)."""
+    last = history.last
+    pooled = fit_pooled(history.everyone)
     if ALL_CUSTOMERS not in pooled:
-        raise ValueError(f"no cohort has paid before as_of {to_date(as_of, 'as_of')}: nothing to forecast from")
+        raise ValueError(f"no cohort has paid before as_of {as_of}: nothing to forecast from")
     everyone = pooled[ALL_CUSTOMERS]
-    fits = fit_pooled(cohort_alive(con, as_of, strata), strict=False) if strata else {}
-    trends = expansion_trend(con, as_of, strata, trend_months).set_index("segment")
-    by_age = existing_mrr_by_age(con, as_of, strata)
-    history = new_business_history(con, as_of, strata, trend_months)
+    fits = fit_pooled(history.strata, strict=False) if history.strata is not None else {}
+    recent_movements = history.movements[
+        pd.to_datetime(history.movements["month"]) >= pd.Timestamp(add_months(last, -(trend_months - 1)))]
+    trends = expansion_rates(recent_movements).set_index("segment")
+    by_age = _by_age(history.paying, last)
+    history_new = _new_business(recent_movements)
     rng = np.random.default_rng(seed)
     paths = {}
-    for value in sorted(set(by_age["segment"]) | set(history["segment"])):
-        recent = history[history["segment"] == value]
+    for value in sorted(set(by_age["segment"]) | set(history_new["segment"])):
+        recent = history_new[history_new["segment"] == value]
         series = recent["new_mrr"].to_numpy()
         if len(series) < 3:
             raise ValueError(f"segment {value!r}: fewer than 3 months of history before as_of "
-                             f"{to_date(as_of, 'as_of')}; the new-business trend needs at least 3")
+                             f"{as_of}; the new-business trend needs at least 3")
         ages = by_age[by_age["segment"] == value]
         fit = fits.get(value, everyone)
         periods = int(ages["age"].max() if len(ages) else 0) + horizon + 1
@@ -223,34 +304,48 @@ def backtest_forecast(
     as_ofs: list[DateLike],
     realized_before: DateLike,
     horizon: int = 12,
-    **forecast_options,
+    scenario: float = 1.0,
+    level: float = 0.9,
+    trend_months: int = 24,
+    draws: int = 2000,
+    seed: int = 0,
+    survival_by: str = "plan_at_first_payment",
 ) -> pd.DataFrame:
     """Forecasts made from past as-of dates beside the MRR then realized (unsegmented).
+
+    The warehouse is read once for all the dates; each forecast uses only the
+    months before its own as-of date, exactly as ``forecast_mrr`` made on that date.
 
     Args:
         con: an open warehouse connection or SparkSession.
         as_ofs: the dates the forecasts are made on (each uses only data before it).
         realized_before: months before it count as realized (e.g. the report's as_of).
-        horizon: months ahead of each forecast.
-        forecast_options: passed to ``forecast_mrr`` (scenario, level, trend_months, draws, seed).
+        horizon, scenario, level, trend_months, draws, seed, survival_by: as for ``forecast_mrr``.
 
     Returns:
         ``as_of, month, horizon, forecast, lower, upper, realized, error`` (forecast -
         realized), ``relative_error`` (error / realized) and ``covered`` (realized in the
         interval), one row per forecast month already realized.
     """
+    _check_options(horizon, scenario, level, trend_months, draws)
+    columns = ["as_of", "month", "horizon", "forecast", "lower", "upper", "realized", "error",
+               "relative_error", "covered"]
+    dates = [to_date(as_of, "as_of") for as_of in as_ofs]
+    if not dates:
+        return pd.DataFrame(columns=columns)
     last_realized = last_observed_month(realized_before)
     actual = mrr_movements(con, end=last_realized)[["month", "ending_mrr"]]
     actual = actual.assign(realized=actual["ending_mrr"].astype(float)).drop(columns="ending_mrr")
+    lasts = [last_observed_month(day) for day in dates]
+    history = _History.read(con, min(lasts), max(lasts), check_segment(survival_by), trend_months)
     rows = []
-    columns = ["as_of", "month", "horizon", "forecast", "lower", "upper", "realized", "error",
-               "relative_error", "covered"]
-    for as_of in as_ofs:
+    for as_of, last in zip(dates, lasts):
         try:
-            forecast = forecast_mrr(con, as_of, horizon, **forecast_options)
+            forecast = _forecast(history.up_to(last), as_of, horizon, None, scenario, level, trend_months,
+                                 draws, seed)
         except ValueError:  # too little history before this origin: no forecast was possible then
             continue
-        forecast.insert(0, "as_of", pd.Timestamp(to_date(as_of, "as_of")))
+        forecast.insert(0, "as_of", pd.Timestamp(as_of))
         rows.append(forecast.merge(actual, on="month", how="inner"))
     if not rows:
         return pd.DataFrame(columns=columns)
@@ -258,8 +353,7 @@ def backtest_forecast(
     frame["error"] = frame["forecast"] - frame["realized"]
     frame["relative_error"] = frame["error"] / frame["realized"]
     frame["covered"] = (frame["lower"] <= frame["realized"]) & (frame["realized"] <= frame["upper"])
-    return frame[["as_of", "month", "horizon", "forecast", "lower", "upper", "realized", "error",
-                  "relative_error", "covered"]]
+    return frame[columns]
 
 
 def backtest_errors(backtest: pd.DataFrame) -> pd.DataFrame:

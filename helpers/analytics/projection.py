@@ -246,9 +246,14 @@ def expansion_trend(con: Connection, as_of: DateLike, segment: str | None = None
     frame = mrr_movements(con, start=add_months(last, -(months - 1)), end=last, segment=name)
     if name is None:
         frame.insert(0, "segment", ALL_CUSTOMERS)
-    frame = frame.assign(
-        change=(frame["expansion"] + frame["contraction"]).astype(float),
-        retained=(frame["starting_mrr"] + frame["churn"]).astype(float),
+    return expansion_rates(frame)
+
+
+def expansion_rates(movements: pd.DataFrame) -> pd.DataFrame:
+    """``expansion_trend`` of the months of an ``mrr_movements`` frame that has a ``segment`` column."""
+    frame = movements.assign(
+        change=(movements["expansion"] + movements["contraction"]).astype(float),
+        retained=(movements["starting_mrr"] + movements["churn"]).astype(float),
     )
     rows = []
     for segment_value, group in frame.groupby("segment", sort=True):
