@@ -9,7 +9,7 @@ import pytest
 from helpers.analytics.features import FEATURES
 from helpers.models import tree_parts
 from helpers.models.hazard import BoostedHazard, LogisticHazard
-from helpers.models.person_period import HAZARD_FEATURES
+from helpers.models.person_period import HAZARD_FEATURES, expand, period_values, ragged_index
 from test_churn_model import person_months
 
 
@@ -62,3 +62,26 @@ def test_only_a_boosted_tree_pipeline_is_supported():
     assert tree_parts.supported(fitted().pipeline_)
     assert not tree_parts.supported(LogisticHazard().fit(person_months(500)).pipeline_)
     assert not tree_parts.supported(pd.DataFrame())
+
+
+def test_person_months_from_their_snapshot_rows_equal_the_full_prediction():
+    """Months 1..k of each snapshot row: each row encoded once, period-free trees run once per row."""
+    model = fitted()
+    snapshots = person_months(80, seed=14, tiers=("starter", "growth", "enterprise"))
+    months = np.random.default_rng(15).integers(0, 13, len(snapshots))  # some rows with no month
+    row, ahead = ragged_index(months)
+    first = snapshots[list(HAZARD_FEATURES)]
+    raw = tree_parts.raw_over_periods(model.pipeline_, first, row, period_values(snapshots, row, ahead))
+    assert raw is not None  # the boosted pipeline passes the period columns through: the fast path ran
+    expected = model.pipeline_.decision_function(expand(snapshots, months)[list(HAZARD_FEATURES)])
+    assert raw == pytest.approx(expected, abs=1e-12)
+    assert model.hazards_over_months(snapshots, months) == pytest.approx(model.hazard(expand(snapshots, months)),
+                                                                         abs=1e-12)
+
+
+def test_period_columns_that_are_transformed_need_the_full_prediction():
+    rows = person_months(500)
+    logistic = LogisticHazard().fit(rows)  # scales renewal_in_period, one-hot encodes months_ahead
+    assert not {"months_ahead", "renewal_in_period"} & tree_parts.passthrough_columns(logistic.pipeline_.steps[0][1])
+    boosted = fitted()
+    assert {"months_ahead", "renewal_in_period"} <= tree_parts.passthrough_columns(boosted.pipeline_.steps[0][1])

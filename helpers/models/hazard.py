@@ -22,9 +22,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from helpers.analytics.features import CATEGORICAL_FEATURES, LABEL, NUMERIC_FEATURES
+from helpers.analytics.features import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES
 from helpers.models import tree_parts
-from helpers.models.person_period import HAZARD_FEATURES, MAX_MONTHS
+from helpers.models.person_period import (
+    HAZARD_FEATURES,
+    MAX_MONTHS,
+    PERIOD_FEATURES,
+    expand,
+    period_values,
+    ragged_index,
+)
 
 CANDIDATES: tuple[str, ...] = ("boosted_trees", "logistic_regression", "base_rate", "recency_rule")
 BASELINES: tuple[str, ...] = ("base_rate", "recency_rule")
@@ -85,6 +92,18 @@ class BoostedHazard:
 
     def hazard(self, rows: pd.DataFrame) -> np.ndarray:
         return self.pipeline_.predict_proba(rows[list(HAZARD_FEATURES)])[:, 1]
+
+    def hazards_over_months(self, frame: pd.DataFrame, months: np.ndarray) -> np.ndarray:
+        """``hazards_over_months`` encoding each snapshot row once; trees without period splits run once per row."""
+        if tree_parts.supported(self.pipeline_):
+            row, ahead = ragged_index(months)
+            # Any value of the period columns: raw_over_periods sets them per month.
+            first = frame[list(FEATURES)].assign(**{name: 1.0 for name in PERIOD_FEATURES})
+            raw = tree_parts.raw_over_periods(self.pipeline_, first[list(HAZARD_FEATURES)], row,
+                                              period_values(frame, row, ahead))
+            if raw is not None:
+                return expit(raw)
+        return self.hazard(expand(frame, months))
 
     def moved_hazards(self, rows: pd.DataFrame, moves: dict[str, Any], differs: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:
@@ -156,6 +175,19 @@ class RecencyHazard:
     def hazard(self, rows: pd.DataFrame) -> np.ndarray:
         index = np.searchsorted(self.edges_, rows["days_since_last_event"].to_numpy(dtype=float), side="right")
         return np.clip(self.life_table_.hazard(rows) * self.ratios_[index], 0.0, 1.0)
+
+
+def hazards_over_months(model: Any, frame: pd.DataFrame, months: np.ndarray) -> np.ndarray:
+    """Raw hazards of each snapshot row's months 1..months[row] (``expand``'s rows, in its order).
+
+    Args:
+        model: a fitted candidate.
+        frame: snapshot rows with FEATURES.
+        months: months per row.
+    """
+    if hasattr(model, "hazards_over_months"):
+        return model.hazards_over_months(frame, months)
+    return model.hazard(expand(frame, months))
 
 
 def moved_hazards(model: Any, rows: pd.DataFrame, moves: dict[str, Any], differs: np.ndarray

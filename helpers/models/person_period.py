@@ -68,12 +68,20 @@ def expand(frame: pd.DataFrame, months: int | np.ndarray = MAX_MONTHS) -> pd.Dat
     counts = np.broadcast_to(np.asarray(months, dtype=int), (len(frame),))
     row, ahead = ragged_index(counts)
     repeated = frame.iloc[row][list(FEATURES)].reset_index(drop=True)
-    repeated["months_ahead"] = ahead.astype(float)
-    repeated["renewal_in_period"] = renewal_in_period(
-        repeated["months_to_renewal"].to_numpy(dtype=float), repeated["is_annual"].to_numpy(dtype=float),
-        repeated["months_ahead"].to_numpy()
-    )
+    for name, values in period_values(frame, row, ahead).items():
+        repeated[name] = values
     return repeated
+
+
+def period_values(frame: pd.DataFrame, row: np.ndarray, ahead: np.ndarray) -> dict[str, np.ndarray]:
+    """The PERIOD_FEATURES of the person-months (frame row ``row``, month ``ahead``)."""
+    return {
+        "months_ahead": ahead.astype(float),
+        "renewal_in_period": renewal_in_period(
+            frame["months_to_renewal"].to_numpy(dtype=float)[row], frame["is_annual"].to_numpy(dtype=float)[row],
+            ahead.astype(float),
+        ),
+    }
 
 
 def observed_months(frame: pd.DataFrame, observed_until: dt.date, months: int = MAX_MONTHS) -> np.ndarray:

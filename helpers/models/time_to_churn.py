@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.models.hazard import HazardCalibration, moved_hazards
+from helpers.models.hazard import HazardCalibration, hazards_over_months, moved_hazards
 from helpers.models.person_period import MAX_MONTHS, expand, month_end_days, ragged_index
 
 
@@ -68,7 +68,7 @@ class TimeToChurnCurve:
         # thousands of customers times their months) would hold gigabytes at once.
         for first in range(0, len(frame), PREDICTION_BLOCK_ROWS):
             block = slice(first, first + PREDICTION_BLOCK_ROWS)
-            raw = self.hazard_model.hazard(expand(frame.iloc[block], months[block]))
+            raw = hazards_over_months(self.hazard_model, frame.iloc[block], months[block])
             row, ahead = ragged_index(months[block])
             result[row + first, ahead - 1] = np.clip(self.calibration.apply(raw), 0.0, 1.0)
         return result

@@ -59,6 +59,54 @@ def input_columns(preprocessor: ColumnTransformer) -> dict[str, np.ndarray]:
     return blocks
 
 
+def passthrough_columns(preprocessor: ColumnTransformer) -> set[str]:
+    """The input columns the fitted ``preprocessor`` outputs unchanged (one output column each)."""
+    # The fitted list holds an identity FunctionTransformer where "passthrough" was declared.
+    declared = {name for name, transformer, _ in preprocessor.transformers if transformer == "passthrough"}
+    return {column for name, _, columns in preprocessor.transformers_ if name in declared for column in columns}
+
+
+def raw_over_periods(pipeline: Any, first_rows: pd.DataFrame, row: np.ndarray,
+                     periods: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Raw outputs of rows that repeat ``first_rows[row]`` with only the ``periods`` columns changed.
+
+    Each distinct row is transformed once (one-hot encoding is most of the cost
+    of predicting person-months), and a tree that splits on no period column is
+    evaluated once per distinct row.
+
+    Args:
+        pipeline: a fitted pipeline ``supported`` accepts.
+        first_rows: one input row per distinct row (any values in the period columns).
+        row: for each output row, its row of ``first_rows``.
+        periods: column name to its value in each output row.
+
+    Returns:
+        Raw outputs of shape (len(row),), or None when a period column is not passed
+        through unchanged (then the rows must be predicted in full).
+    """
+    preprocessor, booster = pipeline.steps[0][1], pipeline.steps[1][1]
+    if not set(periods) <= passthrough_columns(preprocessor):
+        return None
+    blocks = input_columns(preprocessor)
+    period_outputs = {int(blocks[name][0]) for name in periods}
+    trees = [tree for (tree,) in booster._predictors]
+    static = [features.isdisjoint(period_outputs) for features in _tree_features(booster)]
+    known_categories, feature_map = booster._bin_mapper.make_known_categories_bitsets()
+    threads = _openmp_effective_n_threads()
+    distinct = np.ascontiguousarray(preprocessor.transform(first_rows), dtype=np.float64)
+    matrix = distinct[row]
+    for name, values in periods.items():
+        matrix[:, blocks[name][0]] = values
+    per_row = np.zeros(len(distinct))
+    raw = np.full(len(row), float(np.ravel(booster._baseline_prediction)[0]))
+    for tree, is_static in zip(trees, static):
+        if is_static:
+            per_row += tree.predict(distinct, known_categories, feature_map, threads)
+        else:
+            raw += tree.predict(matrix, known_categories, feature_map, threads)
+    return raw + per_row[row]
+
+
 def _tree_features(booster: Any) -> list[set[int]]:
     """The output columns each tree splits on."""
     used = []
