@@ -1,11 +1,12 @@
 """Score every active customer: churn probability, risk tier, survival, MRR at risk, drivers.
 
-One snapshot query (or a snapshot the caller already read), one batch
-prediction per model (plus one per feature for the drivers, on the rows away
-from the reference); no per-customer loops. The probability and the curve come from
-the same fitted time-to-churn curve (their ``fit_id`` must match), so the
-horizon probability equals 1 - S(horizon) and a 12-month loss is never below
-the horizon's.
+One snapshot query (or a snapshot the caller already read) and one prediction
+pass: the 12-month survival curve, from which the horizon probability is read
+(the churn and risk models hold the same fitted curve; their ``fit_id`` must
+match), so it equals 1 - S(horizon) and a 12-month loss is never below the
+horizon's. Drivers add one prediction per feature of the rows away from the
+reference (for boosted trees, of the trees that split on that feature only:
+helpers.models.tree_parts). No per-customer loops.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def score_snapshot(
         churn_model, risk_model: fitted models of the same training run.
         tiers: risk tier lower bounds on the churn probability.
         drivers: how many top drivers to list per customer; 0 leaves ``top_drivers`` None
-            (the drivers cost one prediction per feature: a report explains only the
+            (the drivers cost more than the scores: a report explains only the
             accounts it lists, with ``explain``).
 
     Returns:
