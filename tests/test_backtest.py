@@ -51,6 +51,20 @@ def test_windows_still_open_are_left_blank(rolled):
         assert closed == (row.realized_churners_12m == row.realized_churners_12m)  # NaN when open
 
 
+def test_refits_side_by_side_give_the_table_of_refits_one_after_another(trained_small_models, monkeypatch):
+    """The origins are refitted on parallel threads: the same boosted-tree table as on one thread."""
+    from helpers import threads
+
+    settings = small_training_params()["churn_model"]
+    tables = {}
+    with warehouse.get_connection(path=trained_small_models["warehouse"]) as con:
+        for count in ("1", "2"):
+            monkeypatch.setenv(threads.THREADS_VARIABLE, count)
+            tables[count] = rolling_backtest(con, settings, "boosted_trees", "none", count=2)
+    pd.testing.assert_frame_equal(tables["1"], tables["2"])
+    assert tables["2"]["expected_churners_90d"].notna().all()
+
+
 def test_origins_fit_the_data_and_a_report_date():
     dates = origins(dt.date(2025, 6, 30), 90, 3)
     assert dates == [dt.date(2025, 2, 1), dt.date(2025, 3, 1), dt.date(2025, 4, 1)]

@@ -47,3 +47,45 @@ def test_importing_the_package_makes_idle_openmp_threads_sleep():
     environment["OMP_WAIT_POLICY"] = "ACTIVE"  # a user's own choice wins
     shown = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "ACTIVE"
+
+
+def test_map_in_threads_keeps_the_order_and_gives_each_worker_its_share_of_openmp():
+    import threading
+
+    before = _openmp_threads()
+    seen: dict[int, tuple[str, set[int]]] = {}
+    barrier = threading.Barrier(2, timeout=30)
+
+    def work(item: int) -> int:
+        barrier.wait()  # both items run at the same time, on two threads
+        seen[item] = (threading.current_thread().name, _openmp_threads())
+        return item * 10
+
+    assert threads.map_in_threads(work, [1, 2], threads=4) == [10, 20]
+    assert seen[1][0] != seen[2][0]
+    assert seen[1][1] == seen[2][1] == {2}  # 4 threads over 2 workers
+    many: dict[int, set[int]] = {}
+
+    def square(item: int) -> int:
+        many[item] = _openmp_threads()
+        return item * item
+
+    assert threads.map_in_threads(square, list(range(6)), threads=2) == [0, 1, 4, 9, 16, 25]
+    assert all(count == {1} for count in many.values())  # 2 threads over 2 workers
+    assert _openmp_threads() == before  # the calling thread's own setting is untouched
+
+
+def test_map_in_threads_raises_the_first_error_and_runs_in_line_with_one_thread():
+    import threading
+
+    def fail(item: int) -> int:
+        if item == 2:
+            raise ValueError(f"item {item} is bad")
+        return item
+
+    with pytest.raises(ValueError, match="item 2 is bad"):
+        threads.map_in_threads(fail, [1, 2, 3], threads=2)
+    names = threads.map_in_threads(lambda _: threading.current_thread().name, [1, 2], threads=1)
+    assert names == [threading.current_thread().name] * 2
+    with pytest.raises(ValueError, match="threads"):
+        threads.map_in_threads(fail, [1], threads=0)
