@@ -57,6 +57,19 @@ def make_preprocessor(scale_numeric: bool) -> ColumnTransformer:
     return ColumnTransformer(parts, verbose_feature_names_out=False)
 
 
+# Person-months encoded at once: the dense one-hot matrix of a million rows would hold gigabytes.
+PREDICTION_BLOCK_ROWS = 200_000
+
+
+def _predict_in_blocks(pipeline: Any, rows: pd.DataFrame) -> np.ndarray:
+    """The pipeline's probability of the positive class, ``PREDICTION_BLOCK_ROWS`` rows at a time."""
+    features = rows[list(HAZARD_FEATURES)]
+    return np.concatenate([
+        pipeline.predict_proba(features.iloc[first:first + PREDICTION_BLOCK_ROWS])[:, 1]
+        for first in range(0, len(features), PREDICTION_BLOCK_ROWS)
+    ] or [np.empty(0)])
+
+
 def _labels(rows: pd.DataFrame) -> np.ndarray:
     return rows[LABEL].to_numpy(dtype=int)
 
@@ -91,7 +104,7 @@ class BoostedHazard:
         return self
 
     def hazard(self, rows: pd.DataFrame) -> np.ndarray:
-        return self.pipeline_.predict_proba(rows[list(HAZARD_FEATURES)])[:, 1]
+        return _predict_in_blocks(self.pipeline_, rows)
 
     def hazards_over_months(self, frame: pd.DataFrame, months: np.ndarray) -> np.ndarray:
         """``hazards_over_months`` encoding each snapshot row once; trees without period splits run once per row."""
@@ -129,7 +142,7 @@ class LogisticHazard:
         return self
 
     def hazard(self, rows: pd.DataFrame) -> np.ndarray:
-        return self.pipeline_.predict_proba(rows[list(HAZARD_FEATURES)])[:, 1]
+        return _predict_in_blocks(self.pipeline_, rows)
 
 
 @dataclass

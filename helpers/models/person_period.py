@@ -40,8 +40,10 @@ def attach_outcomes(snapshots: pd.DataFrame, churn_events: pd.DataFrame) -> pd.D
         snapshots: stacked snapshots with ``customer_id`` and ``as_of`` (dates).
         churn_events: helpers.analytics.features.churn_events output.
     """
-    left = snapshots.assign(_as_of=pd.to_datetime(snapshots["as_of"]).astype("datetime64[us]"))
-    left["_row"] = np.arange(len(left))
+    # The keys only: the snapshots of a large warehouse hold hundreds of megabytes.
+    left = pd.DataFrame({"customer_id": snapshots["customer_id"].to_numpy(),
+                         "_as_of": pd.to_datetime(snapshots["as_of"]).astype("datetime64[us]").to_numpy(),
+                         "_row": np.arange(len(snapshots))})
     right = churn_events.assign(_churn=pd.to_datetime(churn_events["churn_date"]).astype("datetime64[us]"))
     joined = pd.merge_asof(
         left.sort_values("_as_of"), right[["customer_id", "_churn"]].sort_values("_churn"),
