@@ -163,3 +163,28 @@ def test_an_orphan_event_written_behind_the_builds_back_is_reported(built):
         con.execute("insert into raw.usage_events values ('E9', 'C404', '2024-02-01', 'api_call', 0.5)")
     problems = {problem.test.name: problem for problem in warehouse.validate(built)}
     assert problems["relationship_usage_events_customer_id"].examples[0].key == "E9"
+
+
+def _cached_bytes(con) -> int:
+    return con.execute("select coalesce(sum(memory_usage_bytes), 0) from duckdb_memory()").fetchone()[0]
+
+
+def test_release_buffers_empties_duckdbs_cache_and_keeps_the_memory_limit(tmp_path):
+    path = tmp_path / "large.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create table numbers as select i, i % 97 as k from range(5000000) as t(i)")
+    with duckdb.connect(str(path), read_only=True) as con:
+        default = con.execute("select current_setting('memory_limit')").fetchone()[0]
+        assert con.execute("select k, sum(i) from numbers group by k").fetchall()
+        cached = _cached_bytes(con)
+        warehouse.release_buffers(con)
+        assert _cached_bytes(con) <= 2**20 < cached  # down to the instant's 1 MB limit
+        assert con.execute("select current_setting('memory_limit')").fetchone()[0] == default
+        con.execute("set memory_limit = '3GB'")  # a limit of the user's own: kept as it is, nothing evicted
+        limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+        assert con.execute("select k, sum(i) from numbers group by k").fetchall()
+        cached = _cached_bytes(con)
+        warehouse.release_buffers(con)
+        assert con.execute("select current_setting('memory_limit')").fetchone()[0] == limit != default
+        assert _cached_bytes(con) == cached
+        assert con.execute("select count(*) from numbers").fetchone()[0] == 5_000_000  # still usable

@@ -83,7 +83,9 @@ def split_for(data_start: dt.date, data_end: dt.date, settings: dict[str, Any]) 
 def load_snapshots(con: Any, first: dt.date, last: dt.date) -> pd.DataFrame:
     """Monthly snapshots from ``first`` to ``last`` with days to the next churn (one query per date)."""
     frame = stacked_snapshots(con, month_starts(first, last), 1)
-    return attach_outcomes(frame.drop(columns="churned"), churn_events(con))
+    events = churn_events(con)
+    warehouse.release_buffers(con)  # the fits that follow need the memory, not DuckDB's cache
+    return attach_outcomes(frame.drop(columns="churned"), events)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from helpers.warehouse.connection import (
     data_range,
     get_connection,
     read_metadata,
+    release_buffers,
 )
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "data_range",
     "get_connection",
     "read_metadata",
+    "release_buffers",
     "refresh_content_hash",
     "schema_sql",
     "summary",
