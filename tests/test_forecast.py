@@ -178,6 +178,12 @@ def test_forecast_refuses_bad_arguments(simulated):
         forecast.forecast_mrr(con, AS_OF, horizon=0)
     with pytest.raises(ValueError, match="segment must be one of"):
         forecast.forecast_mrr(con, AS_OF, segment="plan; drop")
+    with pytest.raises(ValueError, match="level must be in"):
+        forecast.backtest_forecast(con, [AS_OF], "2026-01-01", level=1.5)
+    with pytest.raises(ValueError, match="unsegmented"):
+        forecast.backtest_forecast(con, [AS_OF], "2026-01-01", segment="plan_tier")
+    with pytest.raises(TypeError, match="levels"):
+        forecast.backtest_forecast(con, [AS_OF], "2026-01-01", levels=0.8)
 
 
 def test_vendor_and_sbg_ltv_against_the_truth(simulated):

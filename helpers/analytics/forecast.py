@@ -19,7 +19,9 @@ which customers stay (independently, with their survival probability).
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -304,12 +306,7 @@ def backtest_forecast(
     as_ofs: list[DateLike],
     realized_before: DateLike,
     horizon: int = 12,
-    scenario: float = 1.0,
-    level: float = 0.9,
-    trend_months: int = 24,
-    draws: int = 2000,
-    seed: int = 0,
-    survival_by: str = "plan_at_first_payment",
+    **forecast_options: Any,
 ) -> pd.DataFrame:
     """Forecasts made from past as-of dates beside the MRR then realized (unsegmented).
 
@@ -320,13 +317,23 @@ def backtest_forecast(
         con: an open warehouse connection or SparkSession.
         as_ofs: the dates the forecasts are made on (each uses only data before it).
         realized_before: months before it count as realized (e.g. the report's as_of).
-        horizon, scenario, level, trend_months, draws, seed, survival_by: as for ``forecast_mrr``.
+        horizon: months ahead of each forecast.
+        forecast_options: ``forecast_mrr``'s (scenario, level, trend_months, draws, seed,
+            survival_by), with its defaults.
 
     Returns:
         ``as_of, month, horizon, forecast, lower, upper, realized, error`` (forecast -
         realized), ``relative_error`` (error / realized) and ``covered`` (realized in the
         interval), one row per forecast month already realized.
     """
+    # forecast_mrr's own defaults: one place says what a forecast is made with.
+    bound = inspect.signature(forecast_mrr).bind(con, None, horizon, **forecast_options)
+    bound.apply_defaults()
+    options = bound.arguments
+    if check_segment(options["segment"]):
+        raise ValueError("the forecast backtest is unsegmented: leave segment out")
+    scenario, level, trend_months = options["scenario"], options["level"], options["trend_months"]
+    draws, seed, survival_by = options["draws"], options["seed"], options["survival_by"]
     _check_options(horizon, scenario, level, trend_months, draws)
     columns = ["as_of", "month", "horizon", "forecast", "lower", "upper", "realized", "error",
                "relative_error", "covered"]

@@ -1,15 +1,21 @@
-"""Boosted-tree predictions with one feature moved, re-evaluating only the trees that split on it.
+"""Boosted-tree predictions of related rows, re-evaluating only the trees a difference reaches.
 
-A tree that never splits on a feature returns the same leaf whatever that
-feature's value, so the raw output with feature f moved is the full output
-minus f's trees at x plus f's trees at the moved x. Over all features this
-evaluates each tree once per feature it splits on (a tree of 15 leaves uses a
-few of the 28 features), instead of the whole forest once per feature.
+A tree that never splits on a column returns the same leaf whatever that
+column's value. Two uses:
+
+- ``raw_with_each_moved`` (the drivers of a score): the raw output with feature
+  f moved is the full output minus f's trees at x plus f's trees at the moved
+  x, so each tree runs once per feature it splits on (a tree of 15 leaves uses a
+  few of the 28 features), not the whole forest once per feature;
+- ``raw_over_periods`` (survival curves): a customer's months differ only in
+  the period columns, so each customer is encoded once and the trees that do
+  not split on a period column run once per customer, not once per month.
 
 It reads the fitted trees of scikit-learn's HistGradientBoostingClassifier
 (``_predictors``, ``_baseline_prediction``, ``_bin_mapper``, private but stable
 since scikit-learn 1.0); ``supported`` says whether they are there, and callers
-fall back to one full prediction per feature when they are not.
+predict the rows in full when they are not. Results equal the full prediction
+(tests/test_tree_parts.py).
 """
 
 from __future__ import annotations
