@@ -60,6 +60,31 @@ def test_learned_candidates_rank_by_the_signal():
         assert np.corrcoef(model.hazard(test), test["days_since_last_event"])[0, 1] > 0.5
 
 
+def test_the_logistic_hazard_of_each_month_and_moved_feature_equals_its_full_prediction():
+    """Its shortcuts (one encoding per snapshot row; a moved feature's share of the logit) against predict_proba."""
+    train = person_months(seed=9, tiers=("starter", "growth", "enterprise"))
+    renewing = np.random.default_rng(12).random(len(train)) < 0.3
+    train["renewal_in_period"] = renewing.astype(float)  # a renewal month raises the hazard: a weight of its own
+    train.loc[renewing & (np.random.default_rng(13).random(len(train)) < 0.2), "churned"] = 1
+    model = LogisticHazard().fit(train)
+    assert abs(model.pipeline_.steps[1][1].coef_[0][-13]) > 0.01  # renewal_in_period, before the 12 months
+    snapshots = snapshot_rows(n=60, seed=10).assign(is_annual=np.tile([0.0, 1.0], 30),
+                                                    months_to_renewal=np.linspace(0, 11.5, 60))
+    months = np.random.default_rng(11).integers(0, 13, len(snapshots))
+    rows = expand(snapshots, months)
+    assert rows["renewal_in_period"].nunique() == 2  # both sides of the renewal shift are exercised
+    full = model.pipeline_.predict_proba(rows[list(HAZARD_FEATURES)])[:, 1]
+    assert model.hazards_over_months(snapshots, months) == pytest.approx(full, abs=1e-12)
+    moves = {"plan_tier": "enterprise", "days_since_last_event": 2.0, "industry": "Other"}
+    differs = np.column_stack([(rows[name] != value).to_numpy() for name, value in moves.items()])
+    hazard, moved = model.moved_hazards(rows, moves, differs)
+    assert hazard == pytest.approx(full, abs=1e-12)
+    for position, (name, value) in enumerate(moves.items()):
+        expected = model.pipeline_.predict_proba(rows.assign(**{name: value})[list(HAZARD_FEATURES)])[:, 1]
+        assert moved[differs[:, position], position] == pytest.approx(expected[differs[:, position]], abs=1e-12)
+        assert np.array_equal(moved[~differs[:, position], position], hazard[~differs[:, position]])
+
+
 def test_baselines_are_the_life_table_and_the_recency_rule():
     train, test = person_months(seed=3), person_months(seed=4)
     life = BaseRateHazard().fit(train)

@@ -144,6 +144,45 @@ class LogisticHazard:
     def hazard(self, rows: pd.DataFrame) -> np.ndarray:
         return _predict_in_blocks(self.pipeline_, rows)
 
+    def _logits(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The encoded rows and their logits (log-odds of the hazard)."""
+        encoded = self.pipeline_.steps[0][1].transform(rows[list(HAZARD_FEATURES)])
+        logistic = self.pipeline_.steps[1][1]
+        return encoded, encoded @ logistic.coef_[0] + logistic.intercept_[0]
+
+    def hazards_over_months(self, frame: pd.DataFrame, months: np.ndarray) -> np.ndarray:
+        """``hazards_over_months`` encoding each snapshot row once.
+
+        The logit is a sum over the encoded columns, so a month ahead (and a renewal in
+        it) moves every row's logit by the same amount, read off one row.
+        """
+        row, ahead = ragged_index(months)
+        if not len(frame) or not len(row):
+            return np.empty(len(row))
+        periods = period_values(frame, row, ahead)
+        first = frame[list(FEATURES)].assign(months_ahead=1.0, renewal_in_period=0.0)
+        _, logits = self._logits(first)
+        grid = first.iloc[np.zeros(2 * MAX_MONTHS, dtype=int)].assign(
+            months_ahead=np.repeat(np.arange(1.0, MAX_MONTHS + 1), 2), renewal_in_period=np.tile([0.0, 1.0], MAX_MONTHS))
+        shift = self._logits(grid)[1] - logits[0]  # month m, renewal r against month 1 without one
+        cell = (periods["months_ahead"].astype(int) - 1) * 2 + periods["renewal_in_period"].astype(int)
+        return expit(logits[row] + shift[cell])
+
+    def moved_hazards(self, rows: pd.DataFrame, moves: dict[str, Any], differs: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """``moved_hazards`` from one encoding: moving f changes the logit by f's columns' share only."""
+        if not len(rows):
+            return np.empty(0), np.empty((0, len(moves)))
+        encoded, logits = self._logits(rows)
+        target = self.pipeline_.steps[0][1].transform(rows.iloc[[0]].assign(**moves)[list(HAZARD_FEATURES)])[0]
+        weights = self.pipeline_.steps[1][1].coef_[0]
+        blocks = tree_parts.input_columns(self.pipeline_.steps[0][1])
+        moved = np.repeat(logits[:, None], len(moves), axis=1)
+        for position, name in enumerate(moves):
+            where, columns = differs[:, position], blocks[name]
+            moved[where, position] += (target[columns] - encoded[np.ix_(where, columns)]) @ weights[columns]
+        return expit(logits), expit(moved)
+
 
 @dataclass
 class BaseRateHazard:
