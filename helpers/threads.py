@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from helpers import checks
 
@@ -62,6 +62,10 @@ def limit_process_threads(threads: int | None = None) -> None:
         threadpool_limits(limits=count)
 
 
+# Fits at once, at most: each holds its own training rows (hundreds of megabytes at 100,000 customers).
+MAX_PARALLEL_FITS = 4
+
+
 def map_in_threads(function: Callable[[Item], Result], items: Sequence[Item],
                    threads: int | None = None) -> list[Result]:
     """``[function(item) for item in items]``, computed side by side on up to ``threads`` threads.
@@ -70,16 +74,19 @@ def map_in_threads(function: Callable[[Item], Result], items: Sequence[Item],
     fit spends much of its time outside its parallel loops, so two fits side by
     side with one OpenMP thread each keep two cores busier than one after the
     other with two threads each (4 refits at 5,000 customers: 49 s against 100 s).
-    Each worker gets an even share of the OpenMP threads; results are the same.
+    At most MAX_PARALLEL_FITS run at once; each gets an even share of the threads.
+    Results are the same either way.
 
     Args:
-        function: called once per item; the first exception raised is raised here.
+        function: called once per item; an error is raised here (the earliest item's,
+            once the items already running have finished).
         items: the inputs, results come back in their order.
-        threads: threads in all (None: ``thread_count()``).
+        threads: threads in all (None: the OpenMP limit in force in the calling thread,
+            so a ``limited_threads`` block counts; ``thread_count()`` without OpenMP).
     """
-    count = thread_count() if threads is None else threads
+    count = _threads_in_force() if threads is None else threads
     checks.int_in_range(count, "threads", minimum=1)
-    workers = max(1, min(count, len(items)))
+    workers = max(1, min(count, len(items), MAX_PARALLEL_FITS))
     if workers == 1:
         return [function(item) for item in items]
     share = max(1, count // workers)
@@ -91,3 +98,9 @@ def map_in_threads(function: Callable[[Item], Result], items: Sequence[Item],
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(run, items))
+
+
+def _threads_in_force() -> int:
+    """The OpenMP threads the calling thread may use now, or ``thread_count()`` when OpenMP is not loaded."""
+    counts = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp"]
+    return max(1, min(counts)) if counts else thread_count()

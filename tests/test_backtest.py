@@ -61,7 +61,7 @@ def test_refits_side_by_side_give_the_table_of_refits_one_after_another(trained_
         for count in ("1", "2"):
             monkeypatch.setenv(threads.THREADS_VARIABLE, count)
             tables[count] = rolling_backtest(con, settings, "boosted_trees", "none", count=2)
-    pd.testing.assert_frame_equal(tables["1"], tables["2"])
+    pd.testing.assert_frame_equal(tables["1"], tables["2"], check_exact=True)
     assert tables["2"]["expected_churners_90d"].notna().all()
 
 

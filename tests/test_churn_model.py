@@ -110,6 +110,16 @@ def test_calibration_maps_are_monotone_and_none_is_the_identity():
         HazardCalibration("platt").fit(raw, labels)
 
 
+def renewal_person_months(seed: int) -> pd.DataFrame:
+    """``person_months`` where a month holding a renewal (a third of them) is riskier."""
+    rows = person_months(seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    renewing = rng.random(len(rows)) < 0.3
+    rows["renewal_in_period"] = renewing.astype(float)
+    rows.loc[renewing & (rng.random(len(rows)) < 0.2), "churned"] = 1
+    return rows
+
+
 def snapshot_rows(n: int = 50, seed: int = 5) -> pd.DataFrame:
     rows = person_months(n, seed)
     return rows.drop(columns=["months_ahead", "renewal_in_period", "churned"])
@@ -139,17 +149,21 @@ def test_contributions_equal_one_prediction_per_row_and_feature(candidate, calib
     Boosted trees take the path that re-evaluates only the trees splitting on each
     feature (helpers.models.tree_parts); the logistic hazard predicts the moved rows.
     """
-    train = person_months(seed=7)
+    train = renewal_person_months(seed=7)
     hazard = BoostedHazard({"max_iter": 30}) if candidate == "boosted_trees" else LogisticHazard()
     hazard.fit(train)
     mapping = HazardCalibration(calibration).fit(hazard.hazard(train), train["churned"].to_numpy())
     curve = TimeToChurnCurve(hazard, mapping, candidate)
-    snapshots = snapshot_rows(n=12, seed=8)
+    # Annual and monthly plans at every distance from their renewal: moving is_annual or
+    # months_to_renewal moves the renewal month, which the hazard depends on.
+    snapshots = snapshot_rows(n=40, seed=8).assign(is_annual=np.tile([0.0, 1.0], 20),
+                                                   months_to_renewal=np.linspace(0.0, 11.5, 40))
     model = ChurnModel(curve, 90, reference_values(snapshots))
     got = model.contributions(snapshots)
     base = model.predict_proba(snapshots)
     for name in FEATURES:
-        # Every row predicted in full with f moved, at the reference or not.
+        # Every snapshot row moved and predicted in full (its months expanded again), at the reference or not.
         expected = base - model.predict_proba(snapshots.assign(**{name: model.reference[name]}))
         assert got[name].to_numpy() == pytest.approx(expected, abs=1e-12), name
+    assert got[["is_annual", "months_to_renewal"]].abs().to_numpy().max() > 1e-4  # the renewal month matters here
     assert (got == 0).to_numpy().mean() > 0.05  # some rows sit at the reference: skipped, exactly 0

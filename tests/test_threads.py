@@ -89,3 +89,36 @@ def test_map_in_threads_raises_the_first_error_and_runs_in_line_with_one_thread(
     assert names == [threading.current_thread().name] * 2
     with pytest.raises(ValueError, match="threads"):
         threads.map_in_threads(fail, [1], threads=0)
+
+
+def test_map_in_threads_keeps_a_limited_threads_block_and_caps_the_fits_at_once():
+    import threading
+
+    names: set[str] = set()
+
+    def record(item: int) -> int:
+        names.add(threading.current_thread().name)
+        return item
+
+    with threads.limited_threads(1):
+        assert threads.map_in_threads(record, list(range(4))) == [0, 1, 2, 3]
+    assert names == {threading.current_thread().name}  # one thread allowed: run in line
+    shares: list[set[int]] = []
+    active, most = [0], [0]
+    lock = threading.Lock()
+    barrier = threading.Barrier(threads.MAX_PARALLEL_FITS, timeout=30)
+
+    def wait(item: int) -> int:
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        barrier.wait()  # the items of one round run at the same time
+        shares.append(_openmp_threads())
+        with lock:
+            active[0] -= 1
+        return item
+
+    count = 2 * threads.MAX_PARALLEL_FITS
+    assert threads.map_in_threads(wait, list(range(count)), threads=count) == list(range(count))
+    assert most[0] == threads.MAX_PARALLEL_FITS  # never more fits at once, whatever the threads
+    assert all(share == {2} for share in shares)  # the threads shared out: 8 over 4 workers

@@ -15,9 +15,20 @@ from test_churn_model import person_months
 
 def fitted(seed: int = 11) -> BoostedHazard:
     rows = person_months(4000, seed, tiers=("starter", "growth", "enterprise"))
-    # Plan tier and industry change the hazard so that the trees split on their one-hot columns.
+    # Plan tier, industry and a renewal month change the hazard: the trees split on their columns.
     rows["churned"] = np.where((rows["plan_tier"] == "enterprise") & (rows["industry"] == "Other"), 0, rows["churned"])
+    rng = np.random.default_rng(seed)
+    renewing = rng.random(len(rows)) < 0.3
+    rows["renewal_in_period"] = renewing.astype(float)
+    rows.loc[renewing & (rng.random(len(rows)) < 0.25), "churned"] = 1
     return BoostedHazard({"max_iter": 40, "min_samples_leaf": 20}).fit(rows)
+
+
+def test_the_trees_split_on_the_period_columns_these_tests_vary():
+    model = fitted()
+    blocks = tree_parts.input_columns(model.pipeline_.steps[0][1])
+    splits = set().union(*tree_parts._Forest(model.pipeline_).splits)
+    assert {int(blocks[name][0]) for name in ("months_ahead", "renewal_in_period")} <= splits
 
 
 def test_moved_outputs_equal_the_full_prediction_of_the_moved_rows():
@@ -59,7 +70,18 @@ def test_input_columns_name_each_inputs_output_block():
 
 
 def test_only_a_boosted_tree_pipeline_is_supported():
-    assert tree_parts.supported(fitted().pipeline_)
+    from sklearn.base import clone
+    from sklearn.preprocessing import OneHotEncoder
+
+    model = fitted()
+    assert tree_parts.supported(model.pipeline_)
+    # An encoder that drops a category: its output columns no longer trace to the inputs.
+    dropping = clone(model.pipeline_)
+    dropping.steps[0][1].transformers[0] = ("categorical", OneHotEncoder(drop="first", sparse_output=False),
+                                            ["plan_tier", "industry"])
+    rows = person_months(2000, seed=16, tiers=("starter", "growth", "enterprise"))
+    dropping.fit(rows[list(HAZARD_FEATURES)], rows["churned"])
+    assert not tree_parts.supported(dropping)
     assert not tree_parts.supported(LogisticHazard().fit(person_months(500)).pipeline_)
     assert not tree_parts.supported(pd.DataFrame())
 

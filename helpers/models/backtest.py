@@ -107,7 +107,7 @@ def rolling_backtest(con: Any, settings: dict[str, Any], candidate: str, calibra
                 row[f"{key}_{label}"] = metrics[key] if known else np.nan
         return row
 
-    # The origins' refits are independent: side by side, one core each.
+    # The origins' refits are independent: side by side (threads.map_in_threads shares the cores).
     rows = threads.map_in_threads(refit_and_score, dates)
     return _typed(pd.DataFrame(rows, columns=_COLUMNS))
 

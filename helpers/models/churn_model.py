@@ -49,9 +49,10 @@ class ChurnModel:
 
         The contribution of feature f is p(x) - p(x with f set to its reference
         value): how much this customer's value of f moves its score away from a
-        typical customer's. Rows already at the reference contribute exactly 0 and
-        are not predicted again; boosted trees re-evaluate only the trees that split
-        on f (helpers.models.tree_parts); no row loops.
+        typical customer's; moving is_annual or months_to_renewal also moves the
+        renewal month. Rows already at the reference contribute exactly 0 and are
+        not predicted again; boosted trees re-evaluate only the trees that split on
+        f (helpers.models.tree_parts); no row loops.
         """
         data = frame[list(self.features)].reset_index(drop=True)
         values = self.estimator.contributions(data, self.horizon_days, self.reference, tuple(self.features))

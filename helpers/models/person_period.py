@@ -26,6 +26,9 @@ DAYS_PER_MONTH = 365.25 / 12
 MAX_MONTHS = 12
 PERIOD_FEATURES: tuple[str, ...] = ("months_ahead", "renewal_in_period")
 HAZARD_FEATURES: tuple[str, ...] = FEATURES + PERIOD_FEATURES
+# The snapshot features the period columns are computed from (``period_values``): moving one
+# of them moves renewal_in_period too.
+PERIOD_SOURCES: tuple[str, ...] = ("months_to_renewal", "is_annual")
 
 
 def month_end_days(months: int = MAX_MONTHS) -> np.ndarray:

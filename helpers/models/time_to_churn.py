@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.models.hazard import HazardCalibration, hazards_over_months, moved_hazards
-from helpers.models.person_period import MAX_MONTHS, expand, month_end_days, ragged_index
+from helpers.models.person_period import MAX_MONTHS, PERIOD_SOURCES, expand, month_end_days, ragged_index
 
 
 PREDICTION_BLOCK_ROWS = 50_000
@@ -86,24 +86,37 @@ class TimeToChurnCurve:
         """p(x) - p(x with f at ``reference[f]``) per row and feature, p the probability within ``days``.
 
         Rows whose value of f already is the reference get exactly 0 (not predicted again).
+        A feature the period columns derive from (PERIOD_SOURCES) is moved on the snapshot
+        row and its months expanded again, so renewal_in_period follows it.
 
         Returns:
             Array of shape (rows, len(features)).
         """
         months = months_covering(days, self.months)
-        moves = {name: reference[name] for name in features}
+        column = {name: position for position, name in enumerate(features)}
+        moves = {name: reference[name] for name in features if name not in PERIOD_SOURCES}
         result = np.zeros((len(frame), len(features)))
         for first in range(0, len(frame), CONTRIBUTION_BLOCK_ROWS):
-            rows = expand(frame.iloc[first:first + CONTRIBUTION_BLOCK_ROWS], months)
-            differs = np.column_stack([(rows[name] != value).to_numpy() for name, value in moves.items()])
+            block = frame.iloc[first:first + CONTRIBUTION_BLOCK_ROWS]
+            rows = expand(block, months)
+            differs = np.column_stack([(rows[name] != value).to_numpy() for name, value in moves.items()]
+                                      or [np.zeros((len(rows), 0), dtype=bool)])
             hazard, moved = moved_hazards(self.hazard_model, rows, moves, differs)
-            count = len(rows) // months
+            count = len(block)
             # Person-months come customer by customer, months ascending: (customers, months[, features]).
             base = self._survival_at_days(hazard.reshape(count, months), days)
             by_feature = self._survival_at_days(
-                moved.reshape(count, months, len(features)).transpose(0, 2, 1).reshape(-1, months), days
-            ).reshape(count, len(features))
-            result[first:first + count] = by_feature - base[:, None]
+                moved.reshape(count, months, len(moves)).transpose(0, 2, 1).reshape(-1, months), days
+            ).reshape(count, len(moves))
+            for position, name in enumerate(moves):
+                result[first:first + count, column[name]] = by_feature[:, position] - base
+            for name in (name for name in features if name in PERIOD_SOURCES):
+                differs_here = (block[name] != reference[name]).to_numpy()
+                if differs_here.any():
+                    moved_rows = block[differs_here].assign(**{name: reference[name]})
+                    raw = hazards_over_months(self.hazard_model, moved_rows, np.full(len(moved_rows), months))
+                    moved_survival = self._survival_at_days(raw.reshape(len(moved_rows), months), days)
+                    result[first + np.flatnonzero(differs_here), column[name]] = moved_survival - base[differs_here]
         return result
 
     def _survival_at_days(self, uncalibrated: np.ndarray, days: int) -> np.ndarray:

@@ -81,7 +81,11 @@ def split_for(data_start: dt.date, data_end: dt.date, settings: dict[str, Any]) 
 
 
 def load_snapshots(con: Any, first: dt.date, last: dt.date) -> pd.DataFrame:
-    """Monthly snapshots from ``first`` to ``last`` with days to the next churn (one query per date)."""
+    """Monthly snapshots from ``first`` to ``last`` with days to the next churn.
+
+    One stacked query; DuckDB's cache is then emptied (``warehouse.release_buffers``)
+    for the fits that follow.
+    """
     frame = stacked_snapshots(con, month_starts(first, last), 1)
     events = churn_events(con)
     warehouse.release_buffers(con)  # the fits that follow need the memory, not DuckDB's cache
@@ -157,7 +161,7 @@ def evaluate_snapshots(metadata: dict[str, Any], snapshots: pd.DataFrame, settin
         return curve, chosen, result, 1.0 - survival_at_days(survival[closed], horizon) if closed.any() else []
 
     names = list(settings.get("candidates", CANDIDATES))
-    # The candidates are independent fits: side by side, one core each.
+    # The candidates are independent fits: side by side (threads.map_in_threads shares the cores).
     for name, (curve, chosen, result, probability) in zip(names, threads.map_in_threads(fit_and_evaluate, names)):
         metrics[name] = {"hazard_log_loss": result.pop("hazard_log_loss")} | chosen | result
         predictions[name] = probability

@@ -15,7 +15,7 @@ It reads the fitted trees of scikit-learn's HistGradientBoostingClassifier
 (``_predictors``, ``_baseline_prediction``, ``_bin_mapper``, private but stable
 since scikit-learn 1.0); ``supported`` says whether they are there, and callers
 predict the rows in full when they are not. Results equal the full prediction
-(tests/test_tree_parts.py).
+up to the order of floating-point sums (1e-12 in tests/test_tree_parts.py).
 """
 
 from __future__ import annotations
@@ -26,24 +26,36 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder
-from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+try:  # scikit-learn's own thread count for its tree predictors (private; absent: predict in full)
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+except ImportError:  # pragma: no cover - depends on the installed scikit-learn
+    _openmp_effective_n_threads = None
 
 # Rows per block of the (rows x trees) output matrix: about 240 MB at 300 trees.
 BLOCK_ROWS = 100_000
 
 
 def supported(pipeline: Any) -> bool:
-    """Whether ``pipeline`` is a ColumnTransformer then a binary HistGradientBoostingClassifier this module can read."""
+    """Whether ``pipeline`` is a dense ColumnTransformer then a binary HistGradientBoostingClassifier this module reads."""
     steps = getattr(pipeline, "steps", None)
-    if not steps or len(steps) != 2 or not isinstance(steps[0][1], ColumnTransformer):
+    if _openmp_effective_n_threads is None or not steps or len(steps) != 2:
         return False
-    booster = steps[1][1]
-    return (
+    preprocessor, booster = steps[0][1], steps[1][1]
+    if not isinstance(preprocessor, ColumnTransformer) or not (
         hasattr(booster, "_predictors") and hasattr(booster, "_baseline_prediction")
         and hasattr(booster, "_bin_mapper") and getattr(booster, "n_trees_per_iteration_", 0) == 1
         and getattr(booster, "_preprocessor", None) is None
         and all(len(trees) == 1 and hasattr(trees[0], "nodes") for trees in booster._predictors)
-    )
+    ):
+        return False
+    # Every output column traced to one input column (no dropped category, no sparse output).
+    try:
+        blocks = input_columns(preprocessor)
+    except (AttributeError, KeyError, TypeError):
+        return False
+    traced = sorted(int(position) for block in blocks.values() for position in block)
+    return preprocessor.sparse_output_ is False and traced == list(range(len(preprocessor.get_feature_names_out())))
 
 
 def input_columns(preprocessor: ColumnTransformer) -> dict[str, np.ndarray]:
@@ -54,11 +66,15 @@ def input_columns(preprocessor: ColumnTransformer) -> dict[str, np.ndarray]:
     """
     blocks: dict[str, np.ndarray] = {}
     for name, transformer, columns in preprocessor.transformers_:
-        if name == "remainder" or transformer == "drop":
+        if transformer == "drop" or name not in preprocessor.output_indices_:
             continue
         start = preprocessor.output_indices_[name].start
-        widths = ([len(categories) for categories in transformer.categories_]
-                  if isinstance(transformer, OneHotEncoder) else [1] * len(columns))
+        if isinstance(transformer, OneHotEncoder):
+            if transformer.drop_idx_ is not None or getattr(transformer, "infrequent_categories_", None):
+                raise TypeError(f"one-hot encoder {name!r} drops or groups categories")
+            widths = [len(categories) for categories in transformer.categories_]
+        else:
+            widths = [1] * len(columns)
         for column, width in zip(columns, widths):
             blocks[column] = np.arange(start, start + width)
             start += width
@@ -90,36 +106,51 @@ def raw_over_periods(pipeline: Any, first_rows: pd.DataFrame, row: np.ndarray,
         Raw outputs of shape (len(row),), or None when a period column is not passed
         through unchanged (then the rows must be predicted in full).
     """
-    preprocessor, booster = pipeline.steps[0][1], pipeline.steps[1][1]
-    if not set(periods) <= passthrough_columns(preprocessor):
+    forest = _Forest(pipeline)
+    if not set(periods) <= passthrough_columns(forest.preprocessor):
         return None
-    blocks = input_columns(preprocessor)
+    raw = np.full(len(row), forest.baseline)
+    if not len(row):
+        return raw
+    blocks = input_columns(forest.preprocessor)
     period_outputs = {int(blocks[name][0]) for name in periods}
-    trees = [tree for (tree,) in booster._predictors]
-    static = [features.isdisjoint(period_outputs) for features in _tree_features(booster)]
-    known_categories, feature_map = booster._bin_mapper.make_known_categories_bitsets()
-    threads = _openmp_effective_n_threads()
-    distinct = np.ascontiguousarray(preprocessor.transform(first_rows), dtype=np.float64)
+    distinct = forest.encode(first_rows)
     matrix = distinct[row]
     for name, values in periods.items():
         matrix[:, blocks[name][0]] = values
-    per_row = np.zeros(len(distinct))
-    raw = np.full(len(row), float(np.ravel(booster._baseline_prediction)[0]))
-    for tree, is_static in zip(trees, static):
-        if is_static:
-            per_row += tree.predict(distinct, known_categories, feature_map, threads)
-        else:
-            raw += tree.predict(matrix, known_categories, feature_map, threads)
-    return raw + per_row[row]
+    static = [tree for tree, splits in enumerate(forest.splits) if splits.isdisjoint(period_outputs)]
+    varying = [tree for tree, splits in enumerate(forest.splits) if not splits.isdisjoint(period_outputs)]
+    return raw + forest.total(matrix, varying) + forest.total(distinct, static)[row]
 
 
-def _tree_features(booster: Any) -> list[set[int]]:
-    """The output columns each tree splits on."""
-    used = []
-    for (tree,) in booster._predictors:
-        nodes = tree.nodes
-        used.append(set(nodes["feature_idx"][nodes["is_leaf"] == 0].tolist()))
-    return used
+class _Forest:
+    """The fitted trees of a supported pipeline, with what their predictor needs."""
+
+    def __init__(self, pipeline: Any):
+        self.preprocessor, booster = pipeline.steps[0][1], pipeline.steps[1][1]
+        self.trees = [tree for (tree,) in booster._predictors]
+        self.baseline = float(np.ravel(booster._baseline_prediction)[0])
+        self.known_categories, self.feature_map = booster._bin_mapper.make_known_categories_bitsets()
+        self.threads = _openmp_effective_n_threads()
+        # The output columns each tree splits on.
+        self.splits = [set(tree.nodes["feature_idx"][tree.nodes["is_leaf"] == 0].tolist()) for tree in self.trees]
+
+    def encode(self, rows: pd.DataFrame) -> np.ndarray:
+        return np.ascontiguousarray(self.preprocessor.transform(rows), dtype=np.float64)
+
+    def total(self, matrix: np.ndarray, which: list[int]) -> np.ndarray:
+        """The summed raw output of trees ``which`` on each row (without the baseline)."""
+        result = np.zeros(len(matrix))
+        for tree in which:
+            result += self.trees[tree].predict(matrix, self.known_categories, self.feature_map, self.threads)
+        return result
+
+    def outputs(self, matrix: np.ndarray, which: list[int]) -> np.ndarray:
+        """The raw output of trees ``which`` on each row: shape (len(which), rows)."""
+        result = np.empty((len(which), len(matrix)))
+        for position, tree in enumerate(which):
+            result[position] = self.trees[tree].predict(matrix, self.known_categories, self.feature_map, self.threads)
+        return result
 
 
 def raw_with_each_moved(
@@ -132,44 +163,34 @@ def raw_with_each_moved(
         rows: the input frame (the pipeline's input columns).
         moves: column name to the value it is moved to, in column order of the result.
         differs: (rows, len(moves)) booleans: where the row's value differs from the
-            move's; elsewhere the moved output is the row's own, exactly.
+            move's; elsewhere the moved output is the row's own (not computed again).
 
     Returns:
         ``raw`` of shape (rows,) and ``moved`` of shape (rows, len(moves)).
     """
-    preprocessor, booster = pipeline.steps[0][1], pipeline.steps[1][1]
-    blocks = input_columns(preprocessor)
-    used = _tree_features(booster)
-    trees = [tree for (tree,) in booster._predictors]
-    known_categories, feature_map = booster._bin_mapper.make_known_categories_bitsets()
-    threads = _openmp_effective_n_threads()
+    forest = _Forest(pipeline)
+    blocks = input_columns(forest.preprocessor)
     names = list(moves)
-    moved_input = preprocessor.transform(rows.iloc[[0]].assign(**moves))[0] if len(rows) else None
-    baseline = float(np.ravel(booster._baseline_prediction)[0])
-
-    def outputs(matrix: np.ndarray, which: list[int]) -> np.ndarray:
-        """Tree by tree: shape (len(which), rows)."""
-        result = np.empty((len(which), len(matrix)))
-        for position, tree in enumerate(which):
-            result[position] = trees[tree].predict(matrix, known_categories, feature_map, threads)
-        return result
-
     raw = np.empty(len(rows))
     moved = np.empty((len(rows), len(names)))
+    if not len(rows):
+        return raw, moved
+    moved_input = forest.encode(rows.iloc[[0]].assign(**moves))[0]
+    every_tree = list(range(len(forest.trees)))
     for first in range(0, len(rows), BLOCK_ROWS):
         block = slice(first, first + BLOCK_ROWS)
-        matrix = np.ascontiguousarray(preprocessor.transform(rows.iloc[block]), dtype=np.float64)
-        per_tree = outputs(matrix, list(range(len(trees))))
-        raw[block] = baseline + per_tree.sum(axis=0)
+        matrix = forest.encode(rows.iloc[block])
+        per_tree = forest.outputs(matrix, every_tree)
+        raw[block] = forest.baseline + per_tree.sum(axis=0)
         moved[block] = raw[block, None]
         for position, name in enumerate(names):
             columns = blocks[name]
-            which = [tree for tree, features in enumerate(used) if features.intersection(columns.tolist())]
+            which = [tree for tree, splits in enumerate(forest.splits) if splits.intersection(columns.tolist())]
             rows_moved = np.flatnonzero(differs[block, position])
             if not which or not len(rows_moved):
                 continue
             shifted = matrix[rows_moved]
             shifted[:, columns] = moved_input[columns]
-            before = per_tree[which].sum(axis=0)[rows_moved]
-            moved[first + rows_moved, position] = raw[first + rows_moved] + (outputs(shifted, which).sum(axis=0) - before)
+            change = forest.total(shifted, which) - per_tree[which].sum(axis=0)[rows_moved]
+            moved[first + rows_moved, position] = raw[first + rows_moved] + change
     return raw, moved

@@ -193,13 +193,15 @@ def connect(
 
 
 def release_buffers(con: Connection) -> None:
-    """Hand back the memory DuckDB keeps cached after a large query (nothing on Spark).
+    """Hand back the memory DuckDB keeps cached after a large query: best effort, nothing on Spark.
 
     An open connection keeps the buffers of its last queries: about 1 GB after the
     stacked snapshots of 100,000 customers, while training goes on to fit models.
     Lowering the memory limit for an instant evicts them, then the default limit is
-    restored. A connection with a limit of its own is left alone: DuckDB reports a
-    limit rounded (2.7 GiB), so it could not be put back exactly.
+    restored. The limit is the database's: call this when no other query of this
+    process runs on the same file. A connection with a limit of its own is left
+    alone (DuckDB reports a limit rounded, 2.7 GiB, so it could not be put back
+    exactly), and so is one whose buffers cannot be evicted.
     """
     if is_spark(con):
         return
@@ -208,8 +210,12 @@ def release_buffers(con: Connection) -> None:
         default = fetch_row(fresh, limit)[0]
     if fetch_row(con, limit)[0] != default:
         return
-    con.execute("set memory_limit = '1MB'")
-    con.execute("reset memory_limit")
+    try:
+        con.execute("set memory_limit = '1MB'")
+    except duckdb.Error:
+        pass  # pinned buffers: nothing to hand back now
+    finally:
+        con.execute("reset memory_limit")
 
 
 def read_metadata(con: Connection) -> dict[str, Any]:
