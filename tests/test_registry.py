@@ -433,12 +433,11 @@ def test_load_waits_out_another_process_between_its_two_writes(tmp_path, monkeyp
     save_model("churn_model", churn(2.0), METADATA, models_dir=source)
     save_model("churn_model", churn(1.0), METADATA, models_dir=target)
     (target / "churn_model.pkl").write_bytes((source / "churn_model.pkl").read_bytes())
-    late_metadata = threading.Timer(
-        0.1,
-        lambda: (target / "churn_model_metadata.json").write_bytes(
-            (source / "churn_model_metadata.json").read_bytes()
-        ),
-    )
+    staged = target / "churn_model_metadata.json.next"
+    staged.write_bytes((source / "churn_model_metadata.json").read_bytes())
+    # Replaced in one step, as save_model's atomic writer does: a plain write_bytes would
+    # let the load read a truncated, empty file (it did, once, in a full test run).
+    late_metadata = threading.Timer(0.1, lambda: os.replace(staged, target / "churn_model_metadata.json"))
     late_metadata.start()
     try:
         assert load_model("churn_model", models_dir=target) == churn(2.0)
