@@ -160,6 +160,25 @@ def test_the_backtest_reads_once_and_forecasts_as_each_date_would_have(small_syn
         np.testing.assert_allclose(merged[column], merged[f"{column}_alone"], rtol=1e-12, err_msg=column)
 
 
+def test_the_backtest_on_the_simulated_company_forecasts_as_each_date_would_have(simulated):
+    """The same equality on the sBG simulator's company (known survival), not the default generator's data."""
+    con, subscriptions = simulated
+    origins = [add_months(AS_OF, -months) for months in (9, 6, 3, 0)]
+    backtest = forecast.backtest_forecast(con, origins, realized_before="2026-01-01", survival_by="", draws=300)
+    assert sorted(backtest["as_of"].unique()) == [pd.Timestamp(day) for day in origins]
+    for origin in origins:
+        alone = forecast.forecast_mrr(con, origin, survival_by="", draws=300)
+        made = backtest[backtest["as_of"] == pd.Timestamp(origin)].set_index("month")
+        for column in ("forecast", "lower", "upper"):
+            np.testing.assert_allclose(made[column], alone.set_index("month").loc[made.index, column], rtol=1e-12)
+    # Realized MRR is what the simulator's subscriptions billed (a loop over them), month by month.
+    for month, realized in backtest.groupby("month")["realized"].first().items():
+        day = month.date()
+        paying = subscriptions[(subscriptions["start_date"] <= day)
+                               & subscriptions["end_date"].map(lambda end, day=day: end is None or end > day)]
+        assert realized == pytest.approx(MRR * len(paying))
+
+
 def test_backtest_errors_by_hand():
     frame = pd.DataFrame({"horizon": [1, 1, 2], "error": [10.0, -30.0, 5.0], "relative_error": [0.1, -0.3, 0.05],
                           "covered": [True, False, True]})

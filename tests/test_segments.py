@@ -85,3 +85,10 @@ def test_no_segment_keeps_the_unsegmented_columns(con):
     assert "segment" not in revenue.mrr_movements(con, segment="").columns
     assert list(revenue.mrr_movements(con, segment="industry").columns)[0] == "segment"
     assert pd.Index(segments.segment_names()).is_unique
+
+
+def test_with_segment_column_names_all_customers_only_when_unsegmented():
+    plain = segments.with_segment_column(pd.DataFrame({"mrr": [1.0, 2.0]}), None)
+    assert list(plain.columns) == ["segment", "mrr"] and set(plain["segment"]) == {segments.ALL_CUSTOMERS}
+    split = pd.DataFrame({"segment": ["starter", "growth"], "mrr": [1.0, 2.0]})
+    assert segments.with_segment_column(split.copy(), "plan_tier").equals(split)

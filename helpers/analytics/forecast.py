@@ -36,7 +36,7 @@ from helpers.analytics.projection import (
     parameter_draws,
 )
 from helpers.analytics.revenue import customer_movements, mrr_movements
-from helpers.analytics.segments import ALL_CUSTOMERS, check_segment
+from helpers.analytics.segments import ALL_CUSTOMERS, check_segment, with_segment_column
 from helpers.checks import int_in_range
 from helpers.dates import DateLike, add_months, to_date
 from helpers.warehouse.engine import Connection
@@ -55,14 +55,13 @@ def new_business_history(con: Connection, as_of: DateLike, segment: str | None =
     """New plus reactivation MRR and customers of each of the trailing ``months`` complete months, per segment."""
     last = last_observed_month(as_of)
     name = check_segment(segment)
-    return _new_business(_movements(con, add_months(last, -(months - 1)), last, name))
+    return _new_business(with_segment_column(mrr_movements(con, start=add_months(last, -(months - 1)), end=last,
+                                                           segment=name), name))
 
 
 def _paying_customers(con: Connection, first: dt.date, last: dt.date, name: str | None) -> pd.DataFrame:
     """``customer_movements`` of months first..last with a ``segment`` column, paying customers only."""
-    frame = customer_movements(con, start=first, end=last, segment=name)
-    if name is None:
-        frame.insert(0, "segment", ALL_CUSTOMERS)
+    frame = with_segment_column(customer_movements(con, start=first, end=last, segment=name), name)
     return frame[frame["mrr"] > 0]
 
 
@@ -73,16 +72,8 @@ def _by_age(paying: pd.DataFrame, last: dt.date) -> pd.DataFrame:
     return frame.groupby(["segment", "age"], as_index=False).agg(mrr=("mrr", "sum"), customers=("mrr", "size"))
 
 
-def _movements(con: Connection, first: dt.date, last: dt.date, name: str | None) -> pd.DataFrame:
-    """``mrr_movements`` of months first..last with a ``segment`` column."""
-    frame = mrr_movements(con, start=first, end=last, segment=name)
-    if name is None:
-        frame.insert(0, "segment", ALL_CUSTOMERS)
-    return frame
-
-
 def _new_business(movements: pd.DataFrame) -> pd.DataFrame:
-    """New plus reactivation MRR and customers of each month of a ``_movements`` frame."""
+    """New plus reactivation MRR and customers of each month of an ``mrr_movements`` frame with a segment column."""
     frame = movements.assign(new_mrr=(movements["new"] + movements["reactivation"]).astype(float),
                              new_customers=movements["new_customers"] + movements["reactivated_customers"])
     return frame[["segment", "month", "new_mrr", "new_customers"]]
@@ -100,7 +91,7 @@ class _History:
     last: dt.date
     everyone: pd.DataFrame  # cohort_alive of all customers
     strata: pd.DataFrame | None  # cohort_alive per stratum
-    movements: pd.DataFrame  # _movements per stratum, from trend_months before the first last month
+    movements: pd.DataFrame  # mrr_movements per stratum, from trend_months before the first last month
     paying: pd.DataFrame  # _paying_customers per stratum, months first..last
 
     @classmethod
@@ -112,7 +103,8 @@ class _History:
             last=last,
             everyone=cohort_alive(con, after, None),
             strata=cohort_alive(con, after, strata) if strata else None,
-            movements=_movements(con, add_months(first, -(trend_months - 1)), last, strata),
+            movements=with_segment_column(
+                mrr_movements(con, start=add_months(first, -(trend_months - 1)), end=last, segment=strata), strata),
             paying=_paying_customers(con, first, last, strata),
         )
 

@@ -24,7 +24,7 @@ from helpers.analytics.projection import (
     last_observed_month,
 )
 from helpers.analytics.revenue import retention_metrics
-from helpers.analytics.segments import ALL_CUSTOMERS, check_segment
+from helpers.analytics.segments import check_segment, with_segment_column
 from helpers.dates import DateLike, add_months
 from helpers.warehouse.engine import Connection
 
@@ -48,9 +48,8 @@ def monthly_discount(annual: float) -> float:
 def _arpa(con: Connection, as_of: DateLike, segment: str | None) -> pd.DataFrame:
     """``segment, month, arpa, churn_rate_6m, customers``: ARPA of the last month, churn of the six before."""
     last = last_observed_month(as_of)
-    metrics = retention_metrics(con, start=add_months(last, -6), end=last, segment=segment)
-    if segment is None:
-        metrics.insert(0, "segment", ALL_CUSTOMERS)
+    metrics = with_segment_column(retention_metrics(con, start=add_months(last, -6), end=last, segment=segment),
+                                  segment)
     rows = []
     for value, group in metrics.groupby("segment", sort=True):
         group = group.sort_values("month")

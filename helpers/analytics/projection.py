@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 from helpers.analytics.cohorts import retention_table
 from helpers.analytics.revenue import mrr_movements
 from helpers.analytics.sbg import LOG_BOUNDS, SBGFit, fit_sbg
-from helpers.analytics.segments import ALL_CUSTOMERS, check_segment
+from helpers.analytics.segments import check_segment, with_segment_column
 from helpers.checks import int_in_range
 from helpers.dates import DateLike, add_months, month_start, to_date
 from helpers.warehouse.engine import Connection
@@ -62,9 +62,7 @@ def cohort_alive(con: Connection, as_of: DateLike, segment: str | None = None) -
         cohort_new_mrr``; alive is the running minimum of active_customers.
     """
     name = check_segment(segment)
-    table = retention_table(con, "logo", end=last_observed_month(as_of), segment=name)
-    if name is None:
-        table.insert(0, "segment", ALL_CUSTOMERS)
+    table = with_segment_column(retention_table(con, "logo", end=last_observed_month(as_of), segment=name), name)
     table = table.sort_values(["segment", "cohort", "age"]).reset_index(drop=True)
     table["alive"] = table.groupby(["segment", "cohort"])["active_customers"].cummin()
     columns = ["segment", "cohort", "age", "cohort_customers", "active_customers", "alive", "mrr", "cohort_new_mrr"]
@@ -243,10 +241,8 @@ def expansion_trend(con: Connection, as_of: DateLike, segment: str | None = None
     int_in_range(months, "months", minimum=2)
     last = last_observed_month(as_of)
     name = check_segment(segment)
-    frame = mrr_movements(con, start=add_months(last, -(months - 1)), end=last, segment=name)
-    if name is None:
-        frame.insert(0, "segment", ALL_CUSTOMERS)
-    return expansion_rates(frame)
+    return expansion_rates(with_segment_column(
+        mrr_movements(con, start=add_months(last, -(months - 1)), end=last, segment=name), name))
 
 
 def expansion_rates(movements: pd.DataFrame) -> pd.DataFrame:

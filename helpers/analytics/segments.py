@@ -46,6 +46,16 @@ def check_segment(segment: str | None) -> str | None:
     return segment
 
 
+def with_segment_column(frame: pd.DataFrame, segment: str | None) -> pd.DataFrame:
+    """A segmented result as it is (``segment`` first); an unsegmented one gets ``segment`` = ALL_CUSTOMERS first, in place.
+
+    Lets code that loops over segments treat "all customers" as one more segment.
+    """
+    if segment is None:
+        frame.insert(0, "segment", ALL_CUSTOMERS)
+    return frame
+
+
 def customer_segments_sql(segment: str | None) -> str:
     """SQL of ``customer_id, segment`` for every customer (segment ``'all'`` without a segment).
 
