@@ -129,22 +129,10 @@ def evaluate(con: Any, settings: dict[str, Any], snapshots: pd.DataFrame | None 
             loses to a baseline without ``allow_baseline`` (helpers.models.guardrails).
     """
     metadata = warehouse.read_metadata(con)
-    if snapshots is None:
-        _, snapshots = read_training_data(con, settings)
-    return evaluate_snapshots(metadata, snapshots, settings)
-
-
-def read_training_data(con: Any, settings: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
-    """What training reads from the warehouse: its metadata and the monthly snapshots of the split."""
-    metadata = warehouse.read_metadata(con)
-    split = split_for(metadata["data_start"], metadata["data_end"], settings)
-    return metadata, load_snapshots(con, split.first_as_of, split.test_dates[-1])
-
-
-def evaluate_snapshots(metadata: dict[str, Any], snapshots: pd.DataFrame, settings: dict[str, Any]) -> Evaluation:
-    """``evaluate`` on snapshots already read (``read_training_data``) of the warehouse ``metadata`` describes."""
     split = split_for(metadata["data_start"], metadata["data_end"], settings)
     horizon = int(settings["horizon_days"])
+    if snapshots is None:
+        snapshots = load_snapshots(con, split.first_as_of, split.test_dates[-1])
     checks = guardrails.source_checks(snapshots) + [guardrails.history_check(split)]
     train = training_rows(snapshots, split.calibration_start, settings)
     checks.append(guardrails.churner_check(snapshots, train, int(settings.get("min_churners", 30))))
@@ -212,17 +200,12 @@ def fit_final(snapshots: pd.DataFrame, evaluation: Evaluation, settings: dict[st
 
 def train_models(con: Any, params: dict[str, Any]) -> dict[str, tuple[Any, dict[str, Any]]]:
     """Evaluate, select, refit; the two registry entries of the one fitted curve with their metadata."""
-    metadata, snapshots = read_training_data(con, params["churn_model"])
-    return fit_models(metadata, snapshots, params)
-
-
-def fit_models(metadata: dict[str, Any], snapshots: pd.DataFrame, params: dict[str, Any]
-               ) -> dict[str, tuple[Any, dict[str, Any]]]:
-    """``train_models`` on snapshots already read (``read_training_data``): no warehouse connection needed."""
     settings = params["churn_model"]
     months = int(params.get("risk_model", {}).get("horizon_months", MAX_MONTHS))
+    metadata = warehouse.read_metadata(con)
     split = split_for(metadata["data_start"], metadata["data_end"], settings)
-    evaluation = evaluate_snapshots(metadata, snapshots, settings)
+    snapshots = load_snapshots(con, split.first_as_of, split.test_dates[-1])
+    evaluation = evaluate(con, settings, snapshots)
     curve, final = evaluation.curve, evaluation.split
     if settings.get("refit_on_all", True):
         curve, final = fit_final(snapshots, evaluation, settings)
@@ -277,11 +260,8 @@ def train_all(
         The registered metadata of each model, by name.
     """
     with warehouse.get_connection(path=warehouse_path) as con:
-        metadata, snapshots = read_training_data(con, params["churn_model"])
-    # Fitted after closing the connection: DuckDB holds on to its buffers while it is open
-    # (about 1 GB after the snapshot query at 100,000 customers).
-    trained = fit_models(metadata, snapshots, params)
-    fingerprint = metadata["content_hash"]
+        fingerprint = warehouse.read_metadata(con)["content_hash"]
+        trained = train_models(con, params)
     trained_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     written = {}
     metrics_folder = config.metrics_dir(metrics_dir)
