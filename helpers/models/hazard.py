@@ -58,15 +58,15 @@ def make_preprocessor(scale_numeric: bool) -> ColumnTransformer:
 
 
 # Person-months encoded at once: the dense one-hot matrix of a million rows would hold gigabytes.
-PREDICTION_BLOCK_ROWS = 200_000
+PERSON_MONTH_BLOCK_ROWS = 200_000
 
 
 def _predict_in_blocks(pipeline: Any, rows: pd.DataFrame) -> np.ndarray:
-    """The pipeline's probability of the positive class, ``PREDICTION_BLOCK_ROWS`` rows at a time."""
+    """The pipeline's probability of the positive class, ``PERSON_MONTH_BLOCK_ROWS`` rows at a time."""
     features = rows[list(HAZARD_FEATURES)]
     return np.concatenate([
-        pipeline.predict_proba(features.iloc[first:first + PREDICTION_BLOCK_ROWS])[:, 1]
-        for first in range(0, len(features), PREDICTION_BLOCK_ROWS)
+        pipeline.predict_proba(features.iloc[first:first + PERSON_MONTH_BLOCK_ROWS])[:, 1]
+        for first in range(0, len(features), PERSON_MONTH_BLOCK_ROWS)
     ] or [np.empty(0)])
 
 

@@ -19,7 +19,8 @@ from helpers.models.hazard import HazardCalibration, hazards_over_months, moved_
 from helpers.models.person_period import MAX_MONTHS, PERIOD_SOURCES, expand, month_end_days, ragged_index
 
 
-PREDICTION_BLOCK_ROWS = 50_000
+# Snapshot rows per block of predictions: their person-months (up to 12 each) are encoded at once.
+SNAPSHOT_BLOCK_ROWS = 50_000
 # Snapshot rows per block of contributions: their person-months times the features are held at once.
 CONTRIBUTION_BLOCK_ROWS = 20_000
 
@@ -66,11 +67,11 @@ class TimeToChurnCurve:
             return result
         # In blocks of snapshot rows: the expanded frame of a whole evaluation (hundreds of
         # thousands of customers times their months) would hold gigabytes at once.
-        for first in range(0, len(frame), PREDICTION_BLOCK_ROWS):
-            block = slice(first, first + PREDICTION_BLOCK_ROWS)
+        for first in range(0, len(frame), SNAPSHOT_BLOCK_ROWS):
+            block = slice(first, first + SNAPSHOT_BLOCK_ROWS)
             raw = hazards_over_months(self.hazard_model, frame.iloc[block], months[block])
             row, ahead = ragged_index(months[block])
-            result[row + first, ahead - 1] = np.clip(self.calibration.apply(raw), 0.0, 1.0)
+            result[row + first, ahead - 1] = self._calibrated(raw)
         return result
 
     def survival(self, frame: pd.DataFrame, months: int | None = None) -> np.ndarray:
@@ -119,9 +120,13 @@ class TimeToChurnCurve:
                     result[first + np.flatnonzero(differs_here), column[name]] = moved_survival - base[differs_here]
         return result
 
+    def _calibrated(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated monthly hazards of raw ones, within [0, 1]."""
+        return np.clip(self.calibration.apply(raw), 0.0, 1.0)
+
     def _survival_at_days(self, uncalibrated: np.ndarray, days: int) -> np.ndarray:
         """S(days) of rows of uncalibrated monthly hazards, shape (rows, months)."""
-        hazards = np.clip(self.calibration.apply(uncalibrated.ravel()), 0.0, 1.0).reshape(uncalibrated.shape)
+        hazards = self._calibrated(uncalibrated.ravel()).reshape(uncalibrated.shape)
         return survival_at_days(np.cumprod(1.0 - hazards, axis=1), days)
 
 
