@@ -17,6 +17,7 @@ from helpers.models.hazard import (
     HazardCalibration,
     LogisticHazard,
     RecencyHazard,
+    early_stopping_holdout,
     make_preprocessor,
 )
 from helpers.models.person_period import HAZARD_FEATURES, expand
@@ -58,6 +59,56 @@ def test_learned_candidates_rank_by_the_signal():
     train, test = person_months(seed=1), person_months(seed=2)
     for model in (BoostedHazard({"max_iter": 50, "min_samples_leaf": 20}).fit(train), LogisticHazard().fit(train)):
         assert np.corrcoef(model.hazard(test), test["days_since_last_event"])[0, 1] > 0.5
+
+
+def stacked_person_months(customers: int, seed: int, snapshots: int = 10) -> pd.DataFrame:
+    """Monthly snapshots of one simulated company, each expanded into up to 12 person-months.
+
+    The monthly hazard is fixed per customer (rising with days since the last event), so a
+    churn in calendar month m is a churned row of every snapshot whose 12 months cover m,
+    as in the stacked training set. ``true_hazard`` is the answer.
+    """
+    rng = np.random.default_rng(seed)
+    base = pd.DataFrame({name: rng.poisson(5, customers).astype(float) for name in NUMERIC_FEATURES})
+    base["days_since_last_event"] = rng.exponential(20, customers)
+    true_hazard = 1 / (1 + np.exp(3.0 - base["days_since_last_event"].to_numpy() / 20))
+    churn_month = rng.geometric(true_hazard) - 1  # calendar month of the churn, from snapshot 0
+    parts = []
+    for snapshot in range(snapshots):
+        for ahead in range(1, 13):
+            month = snapshot + ahead - 1
+            at_risk = (churn_month >= snapshot) & (churn_month >= month)
+            parts.append(base[at_risk].assign(
+                customer_id=np.flatnonzero(at_risk), as_of=dt.date(2024, 1 + snapshot, 1), months_ahead=float(ahead),
+                churned=(churn_month[at_risk] == month).astype(int), true_hazard=true_hazard[at_risk]))
+    return pd.concat(parts, ignore_index=True).assign(
+        is_annual=0.0, renewal_in_period=0.0, plan_tier="starter", industry="Other")
+
+
+def log_loss(labels: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+
+def test_early_stopping_holds_out_whole_customers():
+    rows = stacked_person_months(400, seed=3)
+    held = early_stopping_holdout(rows, seed=0)
+    assert pd.Series(held).groupby(rows["customer_id"]).nunique().max() == 1  # all of a customer's rows, or none
+    assert held.any() and (~held).any()
+    assert rows.loc[held, "customer_id"].nunique() == int(rows["customer_id"].nunique() * 0.1)
+    assert (early_stopping_holdout(rows, seed=0) == held).all()
+    assert early_stopping_holdout(rows.drop(columns="customer_id"), seed=0) is None
+    assert early_stopping_holdout(rows[rows["customer_id"] < 50], seed=0) is None  # 5 customers: too few to hold out
+
+
+def test_boosting_stops_where_new_customers_stop_improving():
+    """Stacked snapshots repeat each churn: a split by row would let boosting learn them (300 of 300 iterations,
+    12% above the true hazards' log loss on new customers, measured); held-out customers stop it early."""
+    train, new = stacked_person_months(1500, seed=1), stacked_person_months(4000, seed=2, snapshots=1)
+    model = BoostedHazard({"max_iter": 300}).fit(train)
+    assert model.pipeline_.steps[-1][1].n_iter_ < 100
+    labels = new["churned"].to_numpy()
+    assert log_loss(labels, model.hazard(new)) < 1.03 * log_loss(labels, new["true_hazard"].to_numpy())
 
 
 def test_the_logistic_hazard_of_each_month_and_moved_feature_equals_its_full_prediction():

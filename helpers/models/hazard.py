@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.special import expit
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
@@ -83,24 +84,67 @@ def _weighted_mean(values: np.ndarray, weights: np.ndarray, mask: np.ndarray) ->
     return float(np.average(values[mask], weights=weights[mask]))
 
 
+# Early stopping holds out this share of the customers (all of their rows), with at least
+# MIN_HOLDOUT_CUSTOMERS of them; with fewer customers, a random share of the rows.
+HOLDOUT_SHARE = 0.1
+MIN_HOLDOUT_CUSTOMERS = 10
+
+
+def early_stopping_holdout(rows: pd.DataFrame, seed: int) -> np.ndarray | None:
+    """Rows of a random tenth of the customers, held out to tell boosting when to stop.
+
+    Snapshots a month apart overlap: one churn is a person-month of up to 12 stacked
+    snapshots, with nearly the same features. Split by row, copies of one event fall
+    on both sides, the validation loss keeps falling as the trees learn the customers,
+    and boosting never stops (300 of 300 iterations at 5,000 customers, with a worse
+    out-of-time loss than at 40). Split by customer, the copies stay on one side.
+
+    Returns:
+        A boolean mask of the held-out rows, or None without ``customer_id`` or with too
+        few customers to hold any out.
+    """
+    if "customer_id" not in rows:
+        return None
+    customers = np.sort(rows["customer_id"].unique())
+    count = int(len(customers) * HOLDOUT_SHARE)
+    if count < MIN_HOLDOUT_CUSTOMERS:
+        return None
+    held = np.random.default_rng(seed).choice(customers, size=count, replace=False)
+    return rows["customer_id"].isin(held).to_numpy()
+
+
 @dataclass
 class BoostedHazard:
-    """Gradient-boosted trees with early stopping on a random tenth of the rows."""
+    """Gradient-boosted trees, as many rounds as a held-out tenth of the customers improves with, refitted on all."""
 
     params: dict[str, Any] = field(default_factory=dict)
     pipeline_: Any = None
 
     def fit(self, rows: pd.DataFrame) -> "BoostedHazard":
         p = self.params
+        seed = p.get("random_state", 0)
         booster = HistGradientBoostingClassifier(
             learning_rate=p.get("learning_rate", 0.1), max_iter=p.get("max_iter", 300),
             max_leaf_nodes=p.get("max_leaf_nodes", 15), min_samples_leaf=p.get("min_samples_leaf", 100),
             l2_regularization=p.get("l2_regularization", 1.0), early_stopping=True,
-            validation_fraction=0.1, n_iter_no_change=p.get("n_iter_no_change", 10),
-            random_state=p.get("random_state", 0),
+            validation_fraction=0.1, n_iter_no_change=p.get("n_iter_no_change", 10), random_state=seed,
         )
-        self.pipeline_ = Pipeline([("features", make_preprocessor(False)), ("booster", booster)])
-        self.pipeline_.fit(rows[list(HAZARD_FEATURES)], _labels(rows), booster__sample_weight=_weights(rows))
+        # The encoder learns nothing from the rows (vocabulary categories, numbers passed through):
+        # it is fitted on all of them, and the booster on the encoded rows outside the holdout.
+        features = make_preprocessor(False).fit(rows[list(HAZARD_FEATURES)])
+        encoded, labels, weights = features.transform(rows[list(HAZARD_FEATURES)]), _labels(rows), _weights(rows)
+        held = early_stopping_holdout(rows, seed)
+        if held is None:
+            booster.fit(encoded, labels, sample_weight=weights)
+        else:
+            kept = ~held
+            booster.fit(encoded[kept], labels[kept], sample_weight=weights[kept], X_val=encoded[held],
+                        y_val=labels[held], sample_weight_val=weights[held])
+            # The holdout said how many rounds; the final trees learn from every customer
+            # (out of time at 800 and 5,000 customers, better than the trees without the holdout's rows).
+            booster = clone(booster).set_params(max_iter=booster.n_iter_, early_stopping=False)
+            booster.fit(encoded, labels, sample_weight=weights)
+        self.pipeline_ = Pipeline([("features", features), ("booster", booster)])
         return self
 
     def hazard(self, rows: pd.DataFrame) -> np.ndarray:
