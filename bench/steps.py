@@ -289,7 +289,7 @@ def backtest_rolling(context: StepContext, clock: Clock) -> dict[str, Any]:
     with clock.measure("backtest_rolling"):
         with _connection(context) as con:
             table = backtest.rolling_backtest(con, settings, metadata["candidate"], metadata["calibration"],
-                                              BACKTEST_ORIGINS)
+                                              BACKTEST_ORIGINS, rounds=metadata.get("boosting_rounds"))
     return {"rows": len(table)}
 
 

@@ -65,6 +65,26 @@ def test_refits_side_by_side_give_the_table_of_refits_one_after_another(trained_
     assert tables["2"]["expected_churners_90d"].notna().all()
 
 
+def test_each_origin_refits_the_registered_rounds(trained_small_models, monkeypatch):
+    """Given the registered trees' rounds, every origin's refit has as many (no holdout fit of its own)."""
+    from helpers.models import hazard
+
+    fitted = []
+    fit = hazard.BoostedHazard.fit
+
+    def recording_fit(self, rows):
+        model = fit(self, rows)
+        fitted.append(model.boosting_rounds)
+        return model
+
+    monkeypatch.setattr(hazard.BoostedHazard, "fit", recording_fit)
+    settings = small_training_params()["churn_model"]
+    with warehouse.get_connection(path=trained_small_models["warehouse"]) as con:
+        table = rolling_backtest(con, settings, "boosted_trees", "none", count=2, rounds=4)
+    assert fitted == [4, 4] and len(table) == 2
+    assert settings["params"].get("boosting_rounds") is None  # the caller's settings are left as they were
+
+
 def test_origins_fit_the_data_and_a_report_date():
     dates = origins(dt.date(2025, 6, 30), 90, 3)
     assert dates == [dt.date(2025, 2, 1), dt.date(2025, 3, 1), dt.date(2025, 4, 1)]

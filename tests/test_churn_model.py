@@ -111,6 +111,21 @@ def test_boosting_stops_where_new_customers_stop_improving():
     assert log_loss(labels, model.hazard(new)) < 1.03 * log_loss(labels, new["true_hazard"].to_numpy())
 
 
+def test_given_rounds_fit_that_many_on_every_row():
+    """The backtest's refits: as many rounds as asked, on all rows, as scikit-learn fits them without a holdout."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rows = stacked_person_months(300, seed=4)
+    model = BoostedHazard({"boosting_rounds": 7, "min_samples_leaf": 20}).fit(rows)
+    assert model.boosting_rounds == 7
+    encoded = make_preprocessor(False).fit_transform(rows[list(HAZARD_FEATURES)])
+    plain = HistGradientBoostingClassifier(max_iter=7, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0,
+                                           early_stopping=False, random_state=0).fit(encoded, rows["churned"])
+    np.testing.assert_allclose(model.hazard(rows), plain.predict_proba(encoded)[:, 1], rtol=0, atol=1e-12)
+    stopped = BoostedHazard({"min_samples_leaf": 20}).fit(rows)
+    assert stopped.boosting_rounds == stopped.pipeline_.steps[-1][1].n_iter_ < 300
+
+
 def test_the_logistic_hazard_of_each_month_and_moved_feature_equals_its_full_prediction():
     """Its shortcuts (one encoding per snapshot row; a moved feature's share of the logit) against predict_proba."""
     train = person_months(seed=9, tiers=("starter", "growth", "enterprise"))

@@ -5,8 +5,9 @@ fitted on person-months whose window closed before the calibration cut,
 calibrated on those closed before the origin, and scores the customers paying
 at the origin; expected churners and MRR lost at 90 days and 12 months are
 compared with what happened (NaN while a window is still open). Snapshots are
-built once for every origin. The recipe itself was chosen at training time on
-the latest evaluation dates, the one look-ahead left (said in the report).
+built once for every origin. The recipe itself (candidate, calibration and, for
+boosted trees, the number of rounds) was chosen at training time on the latest
+dates, the one look-ahead left (said in the report).
 ``python -m helpers backtest`` (a pipeline stage) writes the table to
 ``metrics/backtest.csv`` and ``metrics/backtest.json`` with a key of what it
 depends on; the backtest report reads that table when its key matches the
@@ -55,7 +56,7 @@ def origins(data_end: dt.date, horizon: int, count: int, latest: dt.date | None 
 
 
 def rolling_backtest(con: Any, settings: dict[str, Any], candidate: str, calibration: str, count: int = 12,
-                     latest: dt.date | None = None) -> pd.DataFrame:
+                     latest: dt.date | None = None, rounds: int | None = None) -> pd.DataFrame:
     """Out-of-sample predictions against outcomes at the last ``count`` monthly origins.
 
     Args:
@@ -64,6 +65,8 @@ def rolling_backtest(con: Any, settings: dict[str, Any], candidate: str, calibra
         candidate, calibration: the recipe to refit at each origin (the registered model's).
         count: how many origins.
         latest: no origin's 90-day window may end after this day (a report's as-of date).
+        rounds: boosting rounds of the registered trees, refitted with as many at each origin
+            (None: each refit stops on its own held-out customers, at twice the cost).
 
     Returns:
         One row per origin: ``as_of``, ``trained_through``, ``customers`` and, for ``90d`` and
@@ -73,6 +76,8 @@ def rolling_backtest(con: Any, settings: dict[str, Any], candidate: str, calibra
     Raises:
         ValueError: an origin leaves too little history before it to train.
     """
+    if rounds is not None:
+        settings = settings | {"params": {**settings.get("params", {}), "boosting_rounds": int(rounds)}}
     metadata = warehouse.read_metadata(con)
     split = split_for(metadata["data_start"], metadata["data_end"], settings)
     dates = origins(metadata["data_end"], 90, count, latest)
@@ -213,4 +218,5 @@ def backtest_for(con: Any, settings: dict[str, Any], churn_meta: dict[str, Any],
     stored = stored_backtest(Path(metrics_dir) / BACKTEST_JSON, key)
     if stored is not None:
         return stored, True
-    return rolling_backtest(con, settings, churn_meta["candidate"], churn_meta["calibration"], count, latest), False
+    return rolling_backtest(con, settings, churn_meta["candidate"], churn_meta["calibration"], count, latest,
+                            churn_meta.get("boosting_rounds")), False

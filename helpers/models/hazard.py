@@ -131,10 +131,14 @@ class BoostedHazard:
         )
         # The encoder learns nothing from the rows (vocabulary categories, numbers passed through):
         # it is fitted on all of them, and the booster on the encoded rows outside the holdout.
-        features = make_preprocessor(False).fit(rows[list(HAZARD_FEATURES)])
-        encoded, labels, weights = features.transform(rows[list(HAZARD_FEATURES)]), _labels(rows), _weights(rows)
-        held = early_stopping_holdout(rows, seed)
-        if held is None:
+        features = make_preprocessor(False)
+        encoded, labels, weights = features.fit_transform(rows[list(HAZARD_FEATURES)]), _labels(rows), _weights(rows)
+        rounds = p.get("boosting_rounds")
+        held = None if rounds else early_stopping_holdout(rows, seed)
+        if rounds:  # rounds given (a backtest refitting the registered recipe): no holdout
+            booster.set_params(max_iter=int(rounds), early_stopping=False)
+            booster.fit(encoded, labels, sample_weight=weights)
+        elif held is None:
             booster.fit(encoded, labels, sample_weight=weights)
         else:
             kept = ~held
@@ -146,6 +150,11 @@ class BoostedHazard:
             booster.fit(encoded, labels, sample_weight=weights)
         self.pipeline_ = Pipeline([("features", features), ("booster", booster)])
         return self
+
+    @property
+    def boosting_rounds(self) -> int:
+        """The fitted trees' rounds (``params["boosting_rounds"]`` refits with as many)."""
+        return int(self.pipeline_.steps[-1][1].n_iter_)
 
     def hazard(self, rows: pd.DataFrame) -> np.ndarray:
         return _predict_in_blocks(self.pipeline_, rows)

@@ -217,6 +217,8 @@ def train_models(con: Any, params: dict[str, Any]) -> dict[str, tuple[Any, dict[
         "fit_id": fit_id,
         "as_of_range": [str(day) for day in as_of_range],
         "trained_through": str(final.observed_until - dt.timedelta(days=1)),
+        # The registered trees' rounds: the backtest refits the recipe with as many (None: no trees).
+        "boosting_rounds": getattr(curve.hazard_model, "boosting_rounds", None),
     }
     churn = ChurnModel(curve, int(settings["horizon_days"]), reference_values(fitted_on),
                        training_profile=feature_profile(fitted_on), trained_as_of=as_of_range, fit_id=fit_id)

@@ -33,7 +33,9 @@ def out_of_sample_note(results: pd.DataFrame, candidate: str, calibration: str, 
     text = (
         f"Each of the {len(results)} dates was scored by a {candidate} model ({calibration} calibration) "
         "refitted only on outcomes known the day before it: every figure here is out of sample. "
-        "The recipe itself (candidate and calibration) was chosen at training time on the latest evaluation dates."
+        "The recipe itself was chosen at training time, with data after these dates: the candidate and "
+        "calibration on the latest evaluation dates and, for boosted trees, the number of rounds on customers "
+        "held out of the registered fit."
     )
     if stored:
         text += (" The table is the one the pipeline's backtest stage wrote (metrics/backtest.json) for this "
