@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from helpers import warehouse
+from helpers.warehouse import data_tests
+from helpers.warehouse.catalog import CATALOG
 from helpers.warehouse.data_tests import DATA_TESTS
 from helpers.warehouse import WarehouseBuildError
 from sample_data import build_frames, valid_frames
@@ -117,3 +119,24 @@ def test_validate_reports_count_and_example_keys_on_a_finished_warehouse(tmp_pat
     assert [example.key for example in mrr_problem.examples] == ["C1", "C2"]
     assert "subscriptions say 100.00" in mrr_problem.examples[0].value
     assert problems["not_before_signup_usage_events_timestamp"].examples[0].key == "E2"
+
+
+def test_a_primary_key_answers_its_unique_and_not_null_tests(tmp_path):
+    """On a finished warehouse DuckDB refuses a duplicate or missing key, so those tests are not scanned;
+    the same tests on a table without the key (a build's staging tables) still find the rows."""
+    path = tmp_path / "w.duckdb"
+    build_frames(path, valid_frames())
+    with duckdb.connect(str(path)) as con:
+        assert data_tests._enforced_keys(con, "raw") == {(entry.name, entry.key) for entry in CATALOG}
+        for entry in CATALOG:
+            with pytest.raises(duckdb.ConstraintException):
+                con.execute(f"insert into raw.{entry.name} select * from raw.{entry.name} limit 1")
+            with pytest.raises(duckdb.ConstraintException):
+                con.execute(f"update raw.{entry.name} set {entry.key} = null")
+        con.execute("create schema copied")
+        con.execute("create table copied.usage_events as select * from raw.usage_events "
+                    "union all (select * from raw.usage_events limit 1)")
+        assert data_tests._enforced_keys(con, "copied") == set()
+        unique = [test for test in DATA_TESTS if test.name == "unique_usage_events_event_id"]
+        problems = data_tests.run_data_tests(con, "copied", tests=tuple(unique))
+    assert [(problem.test.name, problem.count) for problem in problems] == [("unique_usage_events_event_id", 2)]
