@@ -63,15 +63,18 @@ def test_same_data_and_seed_give_the_same_metrics(small_synthetic_warehouse):
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
 
 
-def test_the_registered_trees_record_their_rounds(small_synthetic_warehouse):
+def test_the_registered_trees_have_the_evaluated_rounds(small_synthetic_warehouse):
     params = small_training_params()
     params["churn_model"] |= {"candidates": ["boosted_trees", "base_rate"], "candidate": "boosted_trees",
                               "allow_baseline": True}
     with warehouse.get_connection(path=small_synthetic_warehouse) as con:
         trained = training.train_models(con, params)
+        evaluated = training.evaluate(con, params["churn_model"]).curve.hazard_model.boosting_rounds
+    assert evaluated < params["churn_model"]["params"]["max_iter"]  # the holdout stopped it
     for model, details in trained.values():
+        # The registered model is the evaluated recipe: refitted on every window with the evaluated rounds.
         booster = model.estimator.hazard_model.pipeline_.steps[-1][1]
-        assert details["boosting_rounds"] == booster.n_iter_ < params["churn_model"]["params"]["max_iter"]
+        assert details["boosting_rounds"] == booster.n_iter_ == evaluated
 
 
 def test_bad_date_parameters_are_named(small_synthetic_warehouse):

@@ -28,6 +28,7 @@ import pandas as pd
 from helpers import checks, config, files, registry, threads, warehouse
 from helpers.dates import add_months, month_start
 from helpers.models.evaluation import horizon_metrics
+from helpers.models.hazard import with_boosting_rounds
 from helpers.models.person_period import MAX_MONTHS, churned_within, horizon_days
 from helpers.models.selection import (
     MIN_TRAIN_MONTHS,
@@ -76,8 +77,7 @@ def rolling_backtest(con: Any, settings: dict[str, Any], candidate: str, calibra
     Raises:
         ValueError: an origin leaves too little history before it to train.
     """
-    if rounds is not None:
-        settings = settings | {"params": {**settings.get("params", {}), "boosting_rounds": int(rounds)}}
+    settings = with_boosting_rounds(settings, rounds)
     metadata = warehouse.read_metadata(con)
     split = split_for(metadata["data_start"], metadata["data_end"], settings)
     dates = origins(metadata["data_end"], 90, count, latest)

@@ -326,6 +326,18 @@ def _moved_hazards_by_prediction(model: Any, rows: pd.DataFrame, moves: dict[str
     return hazard, moved
 
 
+def with_boosting_rounds(settings: dict[str, Any], rounds: int | None) -> dict[str, Any]:
+    """``churn_model`` settings whose boosted trees fit ``rounds`` rounds on every row (None: unchanged).
+
+    The rounds are found once, by the evaluation fit's held-out customers; the final
+    refit and the backtest's refits reuse them, so the registered model is the recipe
+    that was evaluated.
+    """
+    if rounds is None:
+        return settings
+    return settings | {"params": {**settings.get("params", {}), "boosting_rounds": int(rounds)}}
+
+
 def make_candidate(name: str, settings: dict[str, Any]) -> Any:
     """An unfitted candidate by name, configured from the ``churn_model`` settings."""
     if name == "boosted_trees":

@@ -35,7 +35,7 @@ from helpers.models import guardrails
 from helpers.models.churn_model import ChurnModel, reference_values
 from helpers.models.drift import feature_profile
 from helpers.models.evaluation import concordance_index
-from helpers.models.hazard import CANDIDATES
+from helpers.models.hazard import CANDIDATES, with_boosting_rounds
 from helpers.models.model_card import render_model_card
 from helpers.models.person_period import (
     DAYS_PER_MONTH,
@@ -185,7 +185,11 @@ def _risk_check(curve: Any, test: pd.DataFrame, split: Split) -> tuple[dict[str,
 
 
 def fit_final(snapshots: pd.DataFrame, evaluation: Evaluation, settings: dict[str, Any]) -> tuple[Any, Split]:
-    """The selected candidate refitted with the same recipe on every closed window up to the data end."""
+    """The selected candidate refitted with the same recipe on every closed window up to the data end.
+
+    The recipe is the evaluated one: candidate, calibration method and, for boosted trees,
+    the rounds the evaluation fit stopped at.
+    """
     split = evaluation.split
     calibration_months = (split.test_start.year - split.calibration_start.year) * 12 + (
         split.test_start.month - split.calibration_start.month)
@@ -194,7 +198,8 @@ def fit_final(snapshots: pd.DataFrame, evaluation: Evaluation, settings: dict[st
     train = training_rows(snapshots, final.calibration_start, settings)
     calibration = calibration_rows(snapshots, final.calibration_start, final.observed_until)
     method = evaluation.metrics[evaluation.selected]["calibration"]
-    curve, _ = fit_curve(evaluation.selected, train, calibration, settings, method)
+    rounds = getattr(evaluation.curve.hazard_model, "boosting_rounds", None)  # as evaluated
+    curve, _ = fit_curve(evaluation.selected, train, calibration, with_boosting_rounds(settings, rounds), method)
     return curve, final
 
 
@@ -217,7 +222,7 @@ def train_models(con: Any, params: dict[str, Any]) -> dict[str, tuple[Any, dict[
         "fit_id": fit_id,
         "as_of_range": [str(day) for day in as_of_range],
         "trained_through": str(final.observed_until - dt.timedelta(days=1)),
-        # The registered trees' rounds: the backtest refits the recipe with as many (None: no trees).
+        # The evaluated and registered trees' rounds: the backtest refits with as many (None: no trees).
         "boosting_rounds": getattr(curve.hazard_model, "boosting_rounds", None),
     }
     churn = ChurnModel(curve, int(settings["horizon_days"]), reference_values(fitted_on),
