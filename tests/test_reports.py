@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import nbformat
 import pytest
 
 from helpers import reports
@@ -54,6 +55,37 @@ def test_a_run_publishes_notebook_html_manifest_and_index(setup):
     assert entry["warehouse_content_hash"] == recorded
     index = (setup["reports_dir"] / "index.html").read_text()
     assert "2024-07-01/hello_report.html" in index
+
+
+def meeting_notebook() -> nbformat.NotebookNode:
+    """A report that leaves a mark in ``meeting_dir`` and finishes only once another report left one too."""
+    return nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                             "language": "python"}}, cells=[
+        nbformat.v4.new_code_cell('as_of: str = "auto"  # YYYY-MM-DD or auto\nmeeting_dir: str = ""  # the marks',
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "import time, uuid\nfrom pathlib import Path\nfolder = Path(meeting_dir)\n"
+            "(folder / uuid.uuid4().hex).touch()\ndeadline = time.monotonic() + 120\n"
+            "while len(list(folder.iterdir())) < 2:\n    if time.monotonic() > deadline:\n"
+            "        raise RuntimeError('no other report ran beside this one')\n    time.sleep(0.1)\nprint('met')"),
+    ])
+
+
+def test_two_reports_run_side_by_side(setup, tmp_path, monkeypatch):
+    """Each waits for the other's mark: run one after the other, the first would wait in vain and fail."""
+    from helpers import threads
+
+    monkeypatch.setenv(threads.THREADS_VARIABLE, "2")  # two cores' worth, whatever this machine has
+
+    notebooks, meeting = tmp_path / "notebooks", tmp_path / "meeting"
+    notebooks.mkdir()
+    meeting.mkdir()
+    for name in ("first_report.ipynb", "second_report.ipynb"):
+        nbformat.write(meeting_notebook(), notebooks / name)
+    folder = run_reports(as_of="2024-07-01", parameters={"meeting_dir": str(meeting)}, notebooks_dir=notebooks,
+                         catalog={"first": "first_report.ipynb", "second": "second_report.ipynb"}, **setup)
+    assert len(list(meeting.iterdir())) == 2
+    assert list(json.loads((folder / "run.json").read_text())["reports"]) == ["first", "second"]
 
 
 def test_auto_as_of_is_the_day_after_the_last_complete_month(setup):
