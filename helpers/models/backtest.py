@@ -5,9 +5,9 @@ fitted on person-months whose window closed before the calibration cut,
 calibrated on those closed before the origin, and scores the customers paying
 at the origin; expected churners and MRR lost at 90 days and 12 months are
 compared with what happened (NaN while a window is still open). Snapshots are
-built once for every origin. The recipe itself (candidate, calibration and, for
-boosted trees, the number of rounds) was chosen at training time on the latest
-dates, the one look-ahead left (said in the report).
+built once for every origin. The recipe itself was chosen at training time: the
+candidate and calibration on the latest evaluation dates, the one look-ahead left
+(said in the report), and for boosted trees the rounds the evaluation fit stopped at.
 ``python -m helpers backtest`` (a pipeline stage) writes the table to
 ``metrics/backtest.csv`` and ``metrics/backtest.json`` with a key of what it
 depends on; the backtest report reads that table when its key matches the

@@ -34,8 +34,8 @@ def out_of_sample_note(results: pd.DataFrame, candidate: str, calibration: str, 
         f"Each of the {len(results)} dates was scored by a {candidate} model ({calibration} calibration) "
         "refitted only on outcomes known the day before it: every figure here is out of sample. "
         "The recipe itself was chosen at training time, with data after these dates: the candidate and "
-        "calibration on the latest evaluation dates and, for boosted trees, the number of rounds on customers "
-        "held out of the registered fit."
+        "calibration on the latest evaluation dates and, for boosted trees, the number of rounds the evaluation "
+        "fit stopped at (on customers it held out)."
     )
     if stored:
         text += (" The table is the one the pipeline's backtest stage wrote (metrics/backtest.json) for this "
