@@ -216,9 +216,12 @@ def _execute(spec: ReportSpec, values: dict[str, Any], executed: Path, target: P
     """
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         try:
+            # The kernel starts in the notebook's folder (nbclient's resources path). papermill's
+            # cwd= would chdir this whole process, which two reports side by side must not share.
             papermill.execute_notebook(
                 str(spec.notebook), str(executed), parameters=values, kernel_name="python3",
-                execution_timeout=cell_timeout, progress_bar=False, cwd=str(spec.notebook.parent),
+                execution_timeout=cell_timeout, progress_bar=False,
+                resources={"metadata": {"path": str(spec.notebook.parent)}},
             )
             return
         except Exception as error:  # papermill raises its own and the kernel's errors

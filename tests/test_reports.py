@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,7 +65,7 @@ def meeting_notebook() -> nbformat.NotebookNode:
         nbformat.v4.new_code_cell('as_of: str = "auto"  # YYYY-MM-DD or auto\nmeeting_dir: str = ""  # the marks',
                                   metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell(
-            "import time, uuid\nfrom pathlib import Path\nfolder = Path(meeting_dir)\n"
+            "import os, time, uuid\nfrom pathlib import Path\nfolder = Path(meeting_dir)\nprint('in', os.getcwd())\n"
             "(folder / uuid.uuid4().hex).touch()\ndeadline = time.monotonic() + 120\n"
             "while len(list(folder.iterdir())) < 2:\n    if time.monotonic() > deadline:\n"
             "        raise RuntimeError('no other report ran beside this one')\n    time.sleep(0.1)\nprint('met')"),
@@ -82,10 +83,18 @@ def test_two_reports_run_side_by_side(setup, tmp_path, monkeypatch):
     meeting.mkdir()
     for name in ("first_report.ipynb", "second_report.ipynb"):
         nbformat.write(meeting_notebook(), notebooks / name)
+    here, moves = Path.cwd(), []
+    chdir = os.chdir
+    # Threads share the process's working directory: the runner must never move it.
+    monkeypatch.setattr(os, "chdir", lambda path: (moves.append(Path(path)), chdir(path)))
     folder = run_reports(as_of="2024-07-01", parameters={"meeting_dir": str(meeting)}, notebooks_dir=notebooks,
                          catalog={"first": "first_report.ipynb", "second": "second_report.ipynb"}, **setup)
     assert len(list(meeting.iterdir())) == 2
     assert list(json.loads((folder / "run.json").read_text())["reports"]) == ["first", "second"]
+    # Each kernel ran in the notebooks' folder; this process stayed where it was.
+    for name in ("first_report", "second_report"):
+        assert f"in {notebooks}" in (folder / f"{name}.ipynb").read_text()
+    assert Path.cwd() == here and set(moves) <= {here}
 
 
 def test_auto_as_of_is_the_day_after_the_last_complete_month(setup):
