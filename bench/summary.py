@@ -189,7 +189,7 @@ def _ratio_target(text: str, value: float | None, maximum: float) -> dict[str, A
 
 
 def _report_targets(steps: dict[str, Any]) -> dict[str, Any]:
-    """Every report run under REPORT_MAX_SECONDS, and their medians' sum under REPORTS_TOTAL_MAX_SECONDS."""
+    """Every report run under REPORT_MAX_SECONDS; their medians' sum, and one run of them all, under REPORTS_TOTAL_MAX_SECONDS."""
     reports = {name: entry.get("median_s") for name, entry in steps.items() if name.startswith("report_")}
     measured = {name: seconds for name, seconds in reports.items() if seconds is not None}
     slowest = max(measured, key=measured.get) if measured else None
@@ -207,6 +207,11 @@ def _report_targets(steps: dict[str, Any]) -> dict[str, Any]:
             "value": total,
             "reports": len(reports),
             "met": _met(total, lambda value: value < REPORTS_TOTAL_MAX_SECONDS),
+        },
+        "reports_stage_under_60_s": {
+            "target": f"every report in one run (the pipeline's reports stage) < {REPORTS_TOTAL_MAX_SECONDS:g} s",
+            "value": _median(steps, "reports_stage"),
+            "met": _met(_median(steps, "reports_stage"), lambda value: value < REPORTS_TOTAL_MAX_SECONDS),
         },
     }
 
