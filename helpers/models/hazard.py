@@ -133,21 +133,20 @@ class BoostedHazard:
         # it is fitted on all of them, and the booster on the encoded rows outside the holdout.
         features = make_preprocessor(False)
         encoded, labels, weights = features.fit_transform(rows[list(HAZARD_FEATURES)]), _labels(rows), _weights(rows)
+        # Rounds given (the final refit, a backtest's refits): no holdout. Too few customers to
+        # hold any out: scikit-learn's own split of the rows stops the one fit below.
         rounds = p.get("boosting_rounds")
         held = None if rounds else early_stopping_holdout(rows, seed)
-        if rounds:  # rounds given (a backtest refitting the registered recipe): no holdout
-            booster.set_params(max_iter=int(rounds), early_stopping=False)
-            booster.fit(encoded, labels, sample_weight=weights)
-        elif held is None:
-            booster.fit(encoded, labels, sample_weight=weights)
-        else:
+        if held is not None:
             kept = ~held
             booster.fit(encoded[kept], labels[kept], sample_weight=weights[kept], X_val=encoded[held],
                         y_val=labels[held], sample_weight_val=weights[held])
             # The holdout said how many rounds; the final trees learn from every customer
             # (out of time at 800 and 5,000 customers, better than the trees without the holdout's rows).
-            booster = clone(booster).set_params(max_iter=booster.n_iter_, early_stopping=False)
-            booster.fit(encoded, labels, sample_weight=weights)
+            rounds = booster.n_iter_
+        if rounds:
+            booster = clone(booster).set_params(max_iter=int(rounds), early_stopping=False)
+        booster.fit(encoded, labels, sample_weight=weights)
         self.pipeline_ = Pipeline([("features", features), ("booster", booster)])
         return self
 
