@@ -175,3 +175,29 @@ def test_calibration_off_by_more_than_a_quarter_is_flagged():
                 "12m": {"rows": 10, "expected_churners": 100.0, "realized_churners": 100, "churners_ratio": 1.0}}
     check = guardrails.calibration_check({"horizons": horizons})
     assert check["status"] == "warning" and "90d" in check["message"] and "25%" in check["message"]
+
+
+def test_days_to_churn_matches_a_plain_loop_over_many_customers():
+    rng = np.random.default_rng(7)
+    customers = [f"c{number}" for number in range(60)]
+    snapshots = pd.DataFrame({
+        "customer_id": rng.choice(customers, 500),
+        "as_of": [dt.date(2023, 1, 1) + dt.timedelta(days=int(day)) for day in rng.integers(0, 700, 500)],
+    })
+    # Some customers churn several times, some never (c45 on); three churns fall before 1970.
+    days = [dt.date(2023, 1, 1) + dt.timedelta(days=int(day)) for day in rng.integers(-30, 800, 120)]
+    churns = pd.DataFrame({
+        "customer_id": np.append(rng.choice(customers[:45], 120), ["c0", "c1", "c2"]),
+        "churn_date": pd.to_datetime(days + [dt.date(1960, 5, 1)] * 3),
+    })
+    # A churn on a row's own as_of counts (0 days).
+    churns.loc[len(churns)] = [snapshots["customer_id"].iloc[0], pd.Timestamp(snapshots["as_of"].iloc[0])]
+    expected = []
+    for customer, as_of in zip(snapshots["customer_id"], snapshots["as_of"]):
+        later = [(day.date() - as_of).days for who, day in zip(churns["customer_id"], churns["churn_date"])
+                 if who == customer and day.date() >= as_of]
+        expected.append(min(later) if later else np.nan)
+    got = attach_outcomes(snapshots, churns)["days_to_churn"].to_numpy()
+    np.testing.assert_array_equal(got, np.array(expected, dtype=float))
+    assert got[0] == 0 and np.isnan(got).sum() > 50 and np.isfinite(got).sum() > 200
+    assert attach_outcomes(snapshots, churns.iloc[:0])["days_to_churn"].isna().all()

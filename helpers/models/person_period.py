@@ -43,18 +43,28 @@ def attach_outcomes(snapshots: pd.DataFrame, churn_events: pd.DataFrame) -> pd.D
         snapshots: stacked snapshots with ``customer_id`` and ``as_of`` (dates).
         churn_events: helpers.analytics.features.churn_events output.
     """
-    # The keys only: the snapshots of a large warehouse hold hundreds of megabytes.
-    left = pd.DataFrame({"customer_id": snapshots["customer_id"].to_numpy(),
-                         "_as_of": pd.to_datetime(snapshots["as_of"]).astype("datetime64[us]").to_numpy(),
-                         "_row": np.arange(len(snapshots))})
-    right = churn_events.assign(_churn=pd.to_datetime(churn_events["churn_date"]).astype("datetime64[us]"))
-    joined = pd.merge_asof(
-        left.sort_values("_as_of"), right[["customer_id", "_churn"]].sort_values("_churn"),
-        left_on="_as_of", right_on="_churn", by="customer_id", direction="forward", allow_exact_matches=True,
-    ).sort_values("_row")
+    # One integer key per (customer, day), customers coded together: the first churn on or after
+    # a row is a binary search in the sorted churn keys (a merge by string ids took 4.5 s at a
+    # million rows).
+    codes, _ = pd.factorize(pd.concat([snapshots["customer_id"], churn_events["customer_id"]], ignore_index=True))
+    row_codes, churn_codes = codes[:len(snapshots)].astype(np.int64), codes[len(snapshots):].astype(np.int64)
+    row_days = _day_numbers(snapshots["as_of"])
+    churn_days = _day_numbers(churn_events["churn_date"])
+    first = min(row_days.min(initial=0), churn_days.min(initial=0))
+    span = max(row_days.max(initial=0), churn_days.max(initial=0)) - first + 1
+    churn_keys = np.sort(churn_codes * span + (churn_days - first))
+    row_keys = row_codes * span + (row_days - first)
+    found = np.searchsorted(churn_keys, row_keys, side="left")
+    next_key = churn_keys[np.minimum(found, len(churn_keys) - 1)] if len(churn_keys) else row_keys - 1
+    same_customer = (found < len(churn_keys)) & (next_key // span == row_codes)
     out = snapshots.copy()
-    out["days_to_churn"] = (joined["_churn"] - joined["_as_of"]).dt.days.to_numpy(dtype=float)
+    out["days_to_churn"] = np.where(same_customer, next_key - row_keys, np.nan)
     return out
+
+
+def _day_numbers(dates: pd.Series) -> np.ndarray:
+    """Whole days since 1970-01-01 of a column of dates or timestamps."""
+    return pd.to_datetime(dates).to_numpy(dtype="datetime64[D]").astype(np.int64)
 
 
 def renewal_in_period(months_to_renewal: np.ndarray, is_annual: np.ndarray, months_ahead: np.ndarray) -> np.ndarray:
