@@ -107,3 +107,42 @@ def test_period_columns_that_are_transformed_need_the_full_prediction():
     assert not {"months_ahead", "renewal_in_period"} & tree_parts.passthrough_columns(logistic.pipeline_.steps[0][1])
     boosted = fitted()
     assert {"months_ahead", "renewal_in_period"} <= tree_parts.passthrough_columns(boosted.pipeline_.steps[0][1])
+
+
+def test_each_period_combination_runs_once_per_branch_and_equals_the_full_prediction():
+    model = fitted()
+    snapshots = person_months(60, seed=16, tiers=("starter", "growth", "enterprise"))
+    forest = tree_parts._Forest(model.pipeline_)
+    blocks = tree_parts.input_columns(forest.preprocessor)
+    columns = [int(blocks[name][0]) for name in ("months_ahead", "renewal_in_period")]
+    varying = [tree for tree, splits in enumerate(forest.splits) if not splits.isdisjoint(columns)]
+    # The months, and values exactly at the trees' month thresholds (a value equal to one goes left).
+    thresholds = {float(node["num_threshold"]) for tree in varying for node in forest.trees[tree].nodes
+                  if not node["is_leaf"] and node["feature_idx"] == columns[0]}
+    combos = np.array([[month, renewal] for month in sorted(set(range(1, 13)) | thresholds)
+                       for renewal in (0.0, 1.0)])
+    # Room for every cell: no tree is left to run row by row.
+    totals, left_out = forest.totals_by_period(forest.encode(snapshots[list(HAZARD_FEATURES)]), columns, combos,
+                                               varying, output_rows=len(snapshots) * len(combos))
+    assert left_out == []
+    for position, (month, renewal) in enumerate(combos):
+        rows = snapshots[list(HAZARD_FEATURES)].assign(months_ahead=month, renewal_in_period=renewal)
+        expected = forest.total(forest.encode(rows), varying)
+        assert totals[position] == pytest.approx(expected, abs=1e-12), (month, renewal)
+    # Room for one run per distinct row only: every tree with more than one cell is left out.
+    _, left_out = forest.totals_by_period(forest.encode(snapshots[list(HAZARD_FEATURES)]), columns, combos,
+                                          varying, output_rows=len(snapshots))
+    assert left_out == varying
+
+
+def test_one_month_per_row_and_mixed_months_equal_the_full_prediction():
+    """One output row per snapshot row leaves the period trees to run row by row; both paths agree."""
+    model = fitted()
+    snapshots = person_months(70, seed=17, tiers=("starter", "growth", "enterprise"))
+    first = snapshots[list(HAZARD_FEATURES)]
+    for months in (np.ones(len(snapshots), dtype=int), np.full(len(snapshots), 12),
+                   np.random.default_rng(18).integers(1, 4, len(snapshots))):
+        row, ahead = ragged_index(months)
+        raw = tree_parts.raw_over_periods(model.pipeline_, first, row, period_values(snapshots, row, ahead))
+        expected = model.pipeline_.decision_function(expand(snapshots, months)[list(HAZARD_FEATURES)])
+        assert raw == pytest.approx(expected, abs=1e-12)

@@ -57,7 +57,8 @@ def attach_outcomes(snapshots: pd.DataFrame, churn_events: pd.DataFrame) -> pd.D
     found = np.searchsorted(churn_keys, row_keys, side="left")
     next_key = churn_keys[np.minimum(found, len(churn_keys) - 1)] if len(churn_keys) else row_keys - 1
     same_customer = (found < len(churn_keys)) & (next_key // span == row_codes)
-    out = snapshots.copy()
+    # A new frame sharing the snapshots' columns: copying them (hundreds of megabytes) is not needed to add one.
+    out = snapshots.copy(deep=False)
     out["days_to_churn"] = np.where(same_customer, next_key - row_keys, np.nan)
     return out
 

@@ -93,8 +93,10 @@ def raw_over_periods(pipeline: Any, first_rows: pd.DataFrame, row: np.ndarray,
     """Raw outputs of rows that repeat ``first_rows[row]`` with only the ``periods`` columns changed.
 
     Each distinct row is transformed once (one-hot encoding is most of the cost
-    of predicting person-months), and a tree that splits on no period column is
-    evaluated once per distinct row.
+    of predicting person-months). A tree that splits on no period column runs
+    once per distinct row. A tree that does sends the period values (a dozen
+    months, renewal or not) down a few of its branches only: it runs once per
+    distinct row and branch ("cell") when that is fewer runs than one per output row.
 
     Args:
         pipeline: a fitted pipeline ``supported`` accepts.
@@ -113,14 +115,51 @@ def raw_over_periods(pipeline: Any, first_rows: pd.DataFrame, row: np.ndarray,
     if not len(row):
         return raw
     blocks = input_columns(forest.preprocessor)
-    period_outputs = {int(blocks[name][0]) for name in periods}
+    columns = [int(blocks[name][0]) for name in periods]
     distinct = forest.encode(first_rows)
-    matrix = distinct[row]
-    for name, values in periods.items():
-        matrix[:, blocks[name][0]] = values
-    static = [tree for tree, splits in enumerate(forest.splits) if splits.isdisjoint(period_outputs)]
-    varying = [tree for tree, splits in enumerate(forest.splits) if not splits.isdisjoint(period_outputs)]
-    return raw + forest.total(matrix, varying) + forest.total(distinct, static)[row]
+    static = [tree for tree, splits in enumerate(forest.splits) if splits.isdisjoint(columns)]
+    varying = [tree for tree, splits in enumerate(forest.splits) if not splits.isdisjoint(columns)]
+    raw += forest.total(distinct, static)[row]
+    values = np.column_stack([np.asarray(periods[name], dtype=float) for name in periods])
+    by_row = varying
+    if not np.isnan(values).any():  # a missing value follows its own branch: those rows run in full
+        combos, combo_of_row = _distinct_rows(values)
+        by_combo, by_row = forest.totals_by_period(distinct, columns, combos, varying, len(row))
+        raw += by_combo[combo_of_row, row]
+    if by_row:
+        raw += _total_over_rows(forest, distinct, row, dict(zip(columns, values.T)), by_row)
+    return raw
+
+
+def _distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a 2-d array and each row's position among them.
+
+    Column codes combined into one integer: ``np.unique(axis=0)`` took 1.8 s on 600,000 rows.
+    """
+    key = np.zeros(len(values), dtype=np.int64)
+    for column in values.T:
+        levels, codes = np.unique(column, return_inverse=True)
+        # Renumbered after each column: the key stays below the row count.
+        key = np.unique(key * len(levels) + codes.ravel(), return_inverse=True)[1].ravel()
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return values[first], inverse.ravel()
+
+
+def _total_over_rows(forest: "_Forest", distinct: np.ndarray, row: np.ndarray,
+                     periods: dict[int, np.ndarray], which: list[int]) -> np.ndarray:
+    """Trees ``which`` on every output row: ``distinct[row]`` with the period columns set."""
+    total = np.empty(len(row))
+    # A block at a time, in one reused buffer: the full (rows x columns) matrix of a year of
+    # evaluation person-months would hold over a gigabyte, and memory a process has not
+    # touched yet is slow to get (2.7 s of 5 s when scoring 100,000 customers' curves).
+    buffer = np.empty((min(len(row), BLOCK_ROWS), distinct.shape[1]))
+    for first in range(0, len(row), BLOCK_ROWS):
+        block = slice(first, first + BLOCK_ROWS)
+        matrix = np.take(distinct, row[block], axis=0, out=buffer[:len(row[block])])
+        for column, values in periods.items():
+            matrix[:, column] = values[block]
+        total[block] = forest.total(matrix, which)
+    return total
 
 
 class _Forest:
@@ -144,6 +183,41 @@ class _Forest:
         for tree in which:
             result += self.trees[tree].predict(matrix, self.known_categories, self.feature_map, self.threads)
         return result
+
+    def totals_by_period(self, distinct: np.ndarray, columns: list[int], combos: np.ndarray, which: list[int],
+                         output_rows: int) -> tuple[np.ndarray, list[int]]:
+        """The summed output of trees ``which`` at each distinct row and each combination of period values.
+
+        A tree's split thresholds on the period ``columns`` cut the combinations into
+        cells that take the same branches; the tree runs once per cell on every distinct
+        row, with the period columns set to one combination of the cell (written into
+        ``distinct`` itself). A tree with more cells than ``output_rows`` / rows is left
+        to run on the output rows.
+
+        Returns:
+            ``(len(combos), len(distinct))`` totals, and the trees left out.
+        """
+        totals = np.zeros((len(combos), len(distinct)))
+        left_out = []
+        for tree in which:
+            nodes = self.trees[tree].nodes
+            splitting = nodes["is_leaf"] == 0
+            cuts = [np.sort(nodes["num_threshold"][splitting & (nodes["feature_idx"] == column)])
+                    for column in columns]
+            # A value goes left at a node when value <= threshold: the count of thresholds below it
+            # (per column) names its branches.
+            keys = np.column_stack([np.searchsorted(cut, combos[:, position], side="left")
+                                    for position, cut in enumerate(cuts)])
+            cells, cell_of_combo = np.unique(keys, axis=0, return_inverse=True)
+            if len(cells) * len(distinct) > output_rows:
+                left_out.append(tree)
+                continue
+            for cell in range(len(cells)):
+                members = np.flatnonzero(cell_of_combo.ravel() == cell)
+                distinct[:, columns] = combos[members[0]]
+                totals[members] += self.trees[tree].predict(distinct, self.known_categories, self.feature_map,
+                                                            self.threads)
+        return totals, left_out
 
     def outputs(self, matrix: np.ndarray, which: list[int]) -> np.ndarray:
         """The raw output of trees ``which`` on each row: shape (len(which), rows)."""
