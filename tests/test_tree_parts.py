@@ -109,7 +109,7 @@ def test_period_columns_that_are_transformed_need_the_full_prediction():
     assert {"months_ahead", "renewal_in_period"} <= tree_parts.passthrough_columns(boosted.pipeline_.steps[0][1])
 
 
-def test_each_period_combination_runs_once_per_branch_and_equals_the_full_prediction():
+def test_period_values_of_one_cell_take_the_same_branches_of_a_tree():
     model = fitted()
     snapshots = person_months(60, seed=16, tiers=("starter", "growth", "enterprise"))
     forest = tree_parts._Forest(model.pipeline_)
@@ -121,18 +121,36 @@ def test_each_period_combination_runs_once_per_branch_and_equals_the_full_predic
                   if not node["is_leaf"] and node["feature_idx"] == columns[0]}
     combos = np.array([[month, renewal] for month in sorted(set(range(1, 13)) | thresholds)
                        for renewal in (0.0, 1.0)])
-    # Room for every cell: no tree is left to run row by row.
-    totals, left_out = forest.totals_by_period(forest.encode(snapshots[list(HAZARD_FEATURES)]), columns, combos,
-                                               varying, output_rows=len(snapshots) * len(combos))
-    assert left_out == []
-    for position, (month, renewal) in enumerate(combos):
-        rows = snapshots[list(HAZARD_FEATURES)].assign(months_ahead=month, renewal_in_period=renewal)
-        expected = forest.total(forest.encode(rows), varying)
-        assert totals[position] == pytest.approx(expected, abs=1e-12), (month, renewal)
-    # Room for one run per distinct row only: every tree with more than one cell is left out.
-    _, left_out = forest.totals_by_period(forest.encode(snapshots[list(HAZARD_FEATURES)]), columns, combos,
-                                          varying, output_rows=len(snapshots))
-    assert left_out == varying
+    outputs = np.array([forest.encode(snapshots[list(HAZARD_FEATURES)].assign(months_ahead=month,
+                                                                             renewal_in_period=renewal))
+                        for month, renewal in combos])
+    for tree in varying:
+        cells = forest.period_cells(tree, columns, combos)
+        by_combo = np.array([forest.predict(tree, matrix) for matrix in outputs])
+        assert 1 < cells.max() + 1 <= len(combos)
+        for cell in range(cells.max() + 1):
+            members = np.flatnonzero(cells == cell)
+            assert (by_combo[members] == by_combo[members[0]]).all(), (tree, combos[members])
+
+
+def test_drivers_over_a_horizons_months_equal_the_full_prediction_of_the_moved_months():
+    model = fitted()
+    snapshots = person_months(90, seed=19, tiers=("starter", "growth", "enterprise"))
+    first = snapshots[list(HAZARD_FEATURES)]
+    moves = {"plan_tier": "enterprise", "days_since_last_event": 3.0, "tenure_days": 400.0}
+    differs = np.column_stack([(snapshots[name] != value).to_numpy() for name, value in moves.items()])
+    for months in (3, 1, 12):  # one month per row runs the period trees on the output rows
+        row, ahead = ragged_index(np.full(len(snapshots), months))
+        raw, moved = tree_parts.raw_with_each_moved(model.pipeline_, first, moves, differs, row,
+                                                    period_values(snapshots, row, ahead))
+        expanded = expand(snapshots, months)[list(HAZARD_FEATURES)]
+        assert raw == pytest.approx(model.pipeline_.decision_function(expanded), abs=1e-12)
+        for position, (name, value) in enumerate(moves.items()):
+            expected = model.pipeline_.decision_function(expanded.assign(**{name: value}))
+            assert moved[:, position] == pytest.approx(expected, abs=1e-12), (months, name)
+        # A row already at the move's value keeps its own output, exactly.
+        same = ~differs[row, 0]
+        assert same.any() and np.array_equal(moved[same, 0], raw[same])
 
 
 def test_one_month_per_row_and_mixed_months_equal_the_full_prediction():

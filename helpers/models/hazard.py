@@ -170,6 +170,18 @@ class BoostedHazard:
                 return expit(raw)
         return self.hazard(expand(frame, months))
 
+    def moved_hazards_over_months(self, frame: pd.DataFrame, months: int, moves: dict[str, Any],
+                                  differs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``moved_hazards_over_months`` encoding each snapshot row once; trees run per branch of the months."""
+        if not (tree_parts.supported(self.pipeline_)
+                and set(PERIOD_FEATURES) <= tree_parts.passthrough_columns(self.pipeline_.steps[0][1])):
+            return moved_hazards(self, expand(frame, months), moves, np.repeat(differs, months, axis=0))
+        row, ahead = ragged_index(np.full(len(frame), months))
+        first = frame[list(FEATURES)].assign(**{name: 1.0 for name in PERIOD_FEATURES})
+        raw, moved = tree_parts.raw_with_each_moved(self.pipeline_, first[list(HAZARD_FEATURES)], moves, differs,
+                                                    row, period_values(frame, row, ahead))
+        return expit(raw), expit(moved)
+
     def moved_hazards(self, rows: pd.DataFrame, moves: dict[str, Any], differs: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:
         """``moved_hazards`` re-evaluating, per moved feature, only the trees that split on it."""
@@ -311,6 +323,25 @@ def moved_hazards(model: Any, rows: pd.DataFrame, moves: dict[str, Any], differs
     if hasattr(model, "moved_hazards"):
         return model.moved_hazards(rows, moves, differs)
     return _moved_hazards_by_prediction(model, rows, moves, differs)
+
+
+def moved_hazards_over_months(model: Any, frame: pd.DataFrame, months: int, moves: dict[str, Any],
+                              differs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``moved_hazards`` of each snapshot row's months 1..months (``expand``'s rows, in its order).
+
+    Args:
+        model: a fitted candidate.
+        frame: snapshot rows with FEATURES.
+        months: months per row.
+        moves: column name (a snapshot feature) to the value it is moved to.
+        differs: (len(frame), len(moves)) booleans, per snapshot row (its months share its features).
+
+    Returns:
+        ``hazard`` of shape (len(frame) * months,) and ``moved`` of shape (len(frame) * months, len(moves)).
+    """
+    if hasattr(model, "moved_hazards_over_months"):
+        return model.moved_hazards_over_months(frame, months, moves, differs)
+    return moved_hazards(model, expand(frame, months), moves, np.repeat(differs, months, axis=0))
 
 
 def _moved_hazards_by_prediction(model: Any, rows: pd.DataFrame, moves: dict[str, Any], differs: np.ndarray

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.models.hazard import HazardCalibration, hazards_over_months, moved_hazards
-from helpers.models.person_period import MAX_MONTHS, PERIOD_SOURCES, expand, month_end_days, ragged_index
+from helpers.models.hazard import HazardCalibration, hazards_over_months, moved_hazards_over_months
+from helpers.models.person_period import MAX_MONTHS, PERIOD_SOURCES, month_end_days, ragged_index
 
 
 # Snapshot rows per block of predictions: their person-months (up to 12 each) are encoded at once.
@@ -99,10 +99,9 @@ class TimeToChurnCurve:
         result = np.zeros((len(frame), len(features)))
         for first in range(0, len(frame), CONTRIBUTION_BLOCK_ROWS):
             block = frame.iloc[first:first + CONTRIBUTION_BLOCK_ROWS]
-            rows = expand(block, months)
-            differs = np.column_stack([(rows[name] != value).to_numpy() for name, value in moves.items()]
-                                      or [np.zeros((len(rows), 0), dtype=bool)])
-            hazard, moved = moved_hazards(self.hazard_model, rows, moves, differs)
+            differs = np.column_stack([(block[name] != value).to_numpy() for name, value in moves.items()]
+                                      or [np.zeros((len(block), 0), dtype=bool)])
+            hazard, moved = moved_hazards_over_months(self.hazard_model, block, months, moves, differs)
             count = len(block)
             # Person-months come customer by customer, months ascending: (customers, months[, features]).
             base = self._survival_at_days(hazard.reshape(count, months), days)

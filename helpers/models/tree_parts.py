@@ -8,8 +8,9 @@ column's value. Two uses:
   x, so each tree runs once per feature it splits on (a tree of 15 leaves uses a
   few of the 28 features), not the whole forest once per feature;
 - ``raw_over_periods`` (survival curves): a customer's months differ only in
-  the period columns, so each customer is encoded once and the trees that do
-  not split on a period column run once per customer, not once per month.
+  the period columns, so each customer is encoded once, and a tree runs once
+  per customer and branch of the period values it splits on, not once per month.
+  The drivers use the same: the months of the score's horizon are not expanded.
 
 It reads the fitted trees of scikit-learn's HistGradientBoostingClassifier
 (``_predictors``, ``_baseline_prediction``, ``_bin_mapper``, private but stable
@@ -31,10 +32,6 @@ try:  # scikit-learn's own thread count for its tree predictors (private; absent
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 except ImportError:  # pragma: no cover - depends on the installed scikit-learn
     _openmp_effective_n_threads = None
-
-# Rows per block of the (rows x trees) output matrix: about 240 MB at 300 trees.
-BLOCK_ROWS = 100_000
-
 
 def supported(pipeline: Any) -> bool:
     """Whether ``pipeline`` is a dense ColumnTransformer then a binary HistGradientBoostingClassifier this module reads."""
@@ -92,11 +89,9 @@ def raw_over_periods(pipeline: Any, first_rows: pd.DataFrame, row: np.ndarray,
                      periods: dict[str, np.ndarray]) -> np.ndarray | None:
     """Raw outputs of rows that repeat ``first_rows[row]`` with only the ``periods`` columns changed.
 
-    Each distinct row is transformed once (one-hot encoding is most of the cost
-    of predicting person-months). A tree that splits on no period column runs
-    once per distinct row. A tree that does sends the period values (a dozen
-    months, renewal or not) down a few of its branches only: it runs once per
-    distinct row and branch ("cell") when that is fewer runs than one per output row.
+    ``raw_with_each_moved`` with nothing moved: each distinct row is encoded once (one-hot
+    encoding is most of the cost of predicting person-months), and each tree runs once per
+    distinct row and branch of the period values (see ``raw_with_each_moved``).
 
     Args:
         pipeline: a fitted pipeline ``supported`` accepts.
@@ -108,27 +103,87 @@ def raw_over_periods(pipeline: Any, first_rows: pd.DataFrame, row: np.ndarray,
         Raw outputs of shape (len(row),), or None when a period column is not passed
         through unchanged (then the rows must be predicted in full).
     """
-    forest = _Forest(pipeline)
-    if not set(periods) <= passthrough_columns(forest.preprocessor):
+    if not set(periods) <= passthrough_columns(pipeline.steps[0][1]):
         return None
-    raw = np.full(len(row), forest.baseline)
-    if not len(row):
-        return raw
-    blocks = input_columns(forest.preprocessor)
-    columns = [int(blocks[name][0]) for name in periods]
-    distinct = forest.encode(first_rows)
-    static = [tree for tree, splits in enumerate(forest.splits) if splits.isdisjoint(columns)]
-    varying = [tree for tree, splits in enumerate(forest.splits) if not splits.isdisjoint(columns)]
-    raw += forest.total(distinct, static)[row]
-    values = np.column_stack([np.asarray(periods[name], dtype=float) for name in periods])
-    by_row = varying
-    if not np.isnan(values).any():  # a missing value follows its own branch: those rows run in full
-        combos, combo_of_row = _distinct_rows(values)
-        by_combo, by_row = forest.totals_by_period(distinct, columns, combos, varying, len(row))
-        raw += by_combo[combo_of_row, row]
-    if by_row:
-        raw += _total_over_rows(forest, distinct, row, dict(zip(columns, values.T)), by_row)
+    raw, _ = raw_with_each_moved(pipeline, first_rows, {}, np.zeros((len(first_rows), 0), dtype=bool), row, periods)
     return raw
+
+
+def raw_with_each_moved(
+    pipeline: Any,
+    rows: pd.DataFrame,
+    moves: dict[str, Any],
+    differs: np.ndarray,
+    row: np.ndarray | None = None,
+    periods: dict[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw (log-odds) outputs, and the outputs with each ``moves`` column set to its value.
+
+    Output rows repeat ``rows[row]`` with only the ``periods`` columns changed (a
+    customer's months ahead). Each tree's split thresholds on the period columns cut
+    the dozen combinations of period values into a few branches ("cells"); a tree runs
+    once per distinct row and cell, and once more per feature it splits on, on the
+    rows that differ from the move. A tree with more cells than output rows per
+    distinct row runs on the output rows instead, so no tree runs more often than
+    on every output row.
+
+    Args:
+        pipeline: a fitted pipeline ``supported`` accepts.
+        rows: the input frame (the pipeline's input columns), one row per distinct row.
+        moves: column name to the value it is moved to, in column order of the result.
+        differs: (len(rows), len(moves)) booleans: where the row's value differs from the
+            move's; elsewhere the moved output is the row's own (not computed again).
+        row: for each output row, its row of ``rows`` (None: one output row per row).
+        periods: column name (passed through unchanged) to its value in each output row.
+
+    Returns:
+        ``raw`` of shape (outputs,) and ``moved`` of shape (outputs, len(moves)).
+    """
+    forest = _Forest(pipeline)
+    blocks = input_columns(forest.preprocessor)
+    row = np.arange(len(rows)) if row is None else np.asarray(row)
+    periods = periods or {}
+    if not set(periods) <= passthrough_columns(forest.preprocessor):
+        raise ValueError(f"period columns {sorted(periods)} must be passed through unchanged")
+    if set(periods) & set(moves):
+        raise ValueError(f"a period column cannot be moved: {sorted(set(periods) & set(moves))}")
+    if not len(row):
+        return np.empty(0), np.empty((0, len(moves)))
+    distinct = forest.encode(rows)
+    moved_input = forest.encode(rows.iloc[[0]].assign(**moves))[0] if moves else np.empty(0)
+    moved_columns = [blocks[name] for name in moves]
+    period_columns = [int(blocks[name][0]) for name in periods]
+    values = np.column_stack([np.asarray(periods[name], dtype=float) for name in periods] or
+                             [np.zeros(len(row))])
+    if np.isnan(values).any():
+        raise ValueError("period values must not be missing")
+    combos, combo_of_row = _distinct_rows(values)
+    combos = combos[:, :len(period_columns)]
+    # Each tree runs per cell on the distinct rows when that is no more than once per output row.
+    by_cell, by_row = {}, {}
+    for tree in range(len(forest.trees)):
+        cells = forest.period_cells(tree, period_columns, combos)
+        if (cells.max() + 1) * len(distinct) <= len(row):
+            members = [np.flatnonzero(cells == cell) for cell in range(cells.max() + 1)]
+            by_cell[tree] = [(cell, combos[cell[0]]) for cell in members]
+        else:
+            by_row[tree] = [(np.zeros(1, dtype=int), None)]
+    # Totals per combination of period values and distinct row, then per output row.
+    raw_by_combo = np.zeros((len(combos), len(distinct)))
+    change_by_combo = np.zeros((len(combos), len(distinct), len(moves)))
+    forest.accumulate(distinct, by_cell, period_columns, differs, moved_input, moved_columns,
+                      raw_by_combo, change_by_combo)
+    raw = forest.baseline + raw_by_combo[combo_of_row, row]
+    change = change_by_combo[combo_of_row, row]
+    if by_row:
+        expanded = distinct[row]
+        expanded[:, period_columns] = combos[combo_of_row]
+        raw_rows, change_rows = np.zeros((1, len(row))), np.zeros((1, len(row), len(moves)))
+        forest.accumulate(expanded, by_row, period_columns, differs[row], moved_input, moved_columns,
+                          raw_rows, change_rows)
+        raw += raw_rows[0]
+        change += change_rows[0]
+    return raw, raw[:, None] + change
 
 
 def _distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,23 +198,6 @@ def _distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         key = np.unique(key * len(levels) + codes.ravel(), return_inverse=True)[1].ravel()
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     return values[first], inverse.ravel()
-
-
-def _total_over_rows(forest: "_Forest", distinct: np.ndarray, row: np.ndarray,
-                     periods: dict[int, np.ndarray], which: list[int]) -> np.ndarray:
-    """Trees ``which`` on every output row: ``distinct[row]`` with the period columns set."""
-    total = np.empty(len(row))
-    # A block at a time, in one reused buffer: the full (rows x columns) matrix of a year of
-    # evaluation person-months would hold over a gigabyte, and memory a process has not
-    # touched yet is slow to get (2.7 s of 5 s when scoring 100,000 customers' curves).
-    buffer = np.empty((min(len(row), BLOCK_ROWS), distinct.shape[1]))
-    for first in range(0, len(row), BLOCK_ROWS):
-        block = slice(first, first + BLOCK_ROWS)
-        matrix = np.take(distinct, row[block], axis=0, out=buffer[:len(row[block])])
-        for column, values in periods.items():
-            matrix[:, column] = values[block]
-        total[block] = forest.total(matrix, which)
-    return total
 
 
 class _Forest:
@@ -177,94 +215,64 @@ class _Forest:
     def encode(self, rows: pd.DataFrame) -> np.ndarray:
         return np.ascontiguousarray(self.preprocessor.transform(rows), dtype=np.float64)
 
+    def predict(self, tree: int, matrix: np.ndarray) -> np.ndarray:
+        """The raw output of one tree on each row."""
+        return self.trees[tree].predict(matrix, self.known_categories, self.feature_map, self.threads)
+
     def total(self, matrix: np.ndarray, which: list[int]) -> np.ndarray:
         """The summed raw output of trees ``which`` on each row (without the baseline)."""
         result = np.zeros(len(matrix))
         for tree in which:
-            result += self.trees[tree].predict(matrix, self.known_categories, self.feature_map, self.threads)
+            result += self.predict(tree, matrix)
         return result
 
-    def totals_by_period(self, distinct: np.ndarray, columns: list[int], combos: np.ndarray, which: list[int],
-                         output_rows: int) -> tuple[np.ndarray, list[int]]:
-        """The summed output of trees ``which`` at each distinct row and each combination of period values.
+    def period_cells(self, tree: int, columns: list[int], combos: np.ndarray) -> np.ndarray:
+        """For each combination of values of ``columns``, its cell: combinations of a cell take the same branches.
 
-        A tree's split thresholds on the period ``columns`` cut the combinations into
-        cells that take the same branches; the tree runs once per cell on every distinct
-        row, with the period columns set to one combination of the cell (written into
-        ``distinct`` itself). A tree with more cells than ``output_rows`` / rows is left
-        to run on the output rows.
-
-        Returns:
-            ``(len(combos), len(distinct))`` totals, and the trees left out.
+        A value goes left at a node when value <= threshold, so the count of the tree's
+        thresholds below it, per column, names its branches.
         """
-        totals = np.zeros((len(combos), len(distinct)))
-        left_out = []
-        for tree in which:
-            nodes = self.trees[tree].nodes
-            splitting = nodes["is_leaf"] == 0
-            cuts = [np.sort(nodes["num_threshold"][splitting & (nodes["feature_idx"] == column)])
-                    for column in columns]
-            # A value goes left at a node when value <= threshold: the count of thresholds below it
-            # (per column) names its branches.
-            keys = np.column_stack([np.searchsorted(cut, combos[:, position], side="left")
-                                    for position, cut in enumerate(cuts)])
-            cells, cell_of_combo = np.unique(keys, axis=0, return_inverse=True)
-            if len(cells) * len(distinct) > output_rows:
-                left_out.append(tree)
+        nodes = self.trees[tree].nodes
+        splitting = nodes["is_leaf"] == 0
+        keys = np.column_stack([np.zeros(len(combos), dtype=np.int64)] + [
+            np.searchsorted(np.sort(nodes["num_threshold"][splitting & (nodes["feature_idx"] == column)]),
+                            combos[:, position], side="left")
+            for position, column in enumerate(columns)])
+        return _distinct_rows(keys)[1]
+
+    def accumulate(self, matrix: np.ndarray, plan: dict[int, list[tuple[np.ndarray, np.ndarray | None]]],
+                   period_columns: list[int], differs: np.ndarray, moved_input: np.ndarray,
+                   moved_columns: list[np.ndarray], raw: np.ndarray, change: np.ndarray) -> None:
+        """Add the planned trees' outputs on ``matrix`` to ``raw``, and each move's change to ``change``.
+
+        Args:
+            matrix: the rows (written into: its period columns take each cell's values).
+            plan: tree -> its cells, each (the accumulator rows it adds to, the period values
+                to set, or None to leave the rows' own).
+            differs: (rows, moves) booleans: the rows whose moved output is computed.
+            raw, change: accumulators of shape (k, rows) and (k, rows, moves).
+        """
+        outputs = {}
+        for tree, cells in plan.items():
+            for index, (members, values) in enumerate(cells):
+                if values is not None:
+                    matrix[:, period_columns] = values
+                output = self.predict(tree, matrix)
+                raw[members] += output
+                if moved_columns:
+                    outputs[tree, index] = output
+        for position, columns in enumerate(moved_columns):
+            rows_moved = np.flatnonzero(differs[:, position])
+            trees = [tree for tree in plan if not self.splits[tree].isdisjoint(columns.tolist())]
+            if not len(rows_moved) or not trees:
                 continue
-            for cell in range(len(cells)):
-                members = np.flatnonzero(cell_of_combo.ravel() == cell)
-                distinct[:, columns] = combos[members[0]]
-                totals[members] += self.trees[tree].predict(distinct, self.known_categories, self.feature_map,
-                                                            self.threads)
-        return totals, left_out
-
-    def outputs(self, matrix: np.ndarray, which: list[int]) -> np.ndarray:
-        """The raw output of trees ``which`` on each row: shape (len(which), rows)."""
-        result = np.empty((len(which), len(matrix)))
-        for position, tree in enumerate(which):
-            result[position] = self.trees[tree].predict(matrix, self.known_categories, self.feature_map, self.threads)
-        return result
-
-
-def raw_with_each_moved(
-    pipeline: Any, rows: pd.DataFrame, moves: dict[str, Any], differs: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Raw (log-odds) outputs of ``rows``, and the outputs with each ``moves`` column set to its value.
-
-    Args:
-        pipeline: a fitted pipeline ``supported`` accepts.
-        rows: the input frame (the pipeline's input columns).
-        moves: column name to the value it is moved to, in column order of the result.
-        differs: (rows, len(moves)) booleans: where the row's value differs from the
-            move's; elsewhere the moved output is the row's own (not computed again).
-
-    Returns:
-        ``raw`` of shape (rows,) and ``moved`` of shape (rows, len(moves)).
-    """
-    forest = _Forest(pipeline)
-    blocks = input_columns(forest.preprocessor)
-    names = list(moves)
-    raw = np.empty(len(rows))
-    moved = np.empty((len(rows), len(names)))
-    if not len(rows):
-        return raw, moved
-    moved_input = forest.encode(rows.iloc[[0]].assign(**moves))[0]
-    every_tree = list(range(len(forest.trees)))
-    for first in range(0, len(rows), BLOCK_ROWS):
-        block = slice(first, first + BLOCK_ROWS)
-        matrix = forest.encode(rows.iloc[block])
-        per_tree = forest.outputs(matrix, every_tree)
-        raw[block] = forest.baseline + per_tree.sum(axis=0)
-        moved[block] = raw[block, None]
-        for position, name in enumerate(names):
-            columns = blocks[name]
-            which = [tree for tree, splits in enumerate(forest.splits) if splits.intersection(columns.tolist())]
-            rows_moved = np.flatnonzero(differs[block, position])
-            if not which or not len(rows_moved):
-                continue
+            # One copy per move: each tree that splits on the moved column runs on it, per cell.
             shifted = matrix[rows_moved]
             shifted[:, columns] = moved_input[columns]
-            change = forest.total(shifted, which) - per_tree[which].sum(axis=0)[rows_moved]
-            moved[first + rows_moved, position] = raw[first + rows_moved] + change
-    return raw, moved
+            moved = np.zeros((len(raw), len(rows_moved)))
+            for tree in trees:
+                for index, (members, values) in enumerate(plan[tree]):
+                    if values is not None:
+                        shifted[:, period_columns] = values
+                    moved[members] += self.predict(tree, shifted) - outputs[tree, index][rows_moved]
+            change[:, rows_moved, position] += moved
