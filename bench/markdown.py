@@ -40,7 +40,12 @@ def _note(entry: dict[str, Any]) -> str:
     if "problems" in info:
         notes.append(f"{info['problems']} problem(s)")
     if "max_iter" in info:
-        notes.append(f"boosted trees max_iter {info['max_iter']} (one fit serves churn_model and risk_model)")
+        if info.get("boosting_rounds"):
+            trees = (f"registered {info.get('candidate')}: {info['boosting_rounds']} rounds, stopped on "
+                     f"held-out customers (max_iter {info['max_iter']})")
+        else:
+            trees = f"registered {info.get('candidate') or 'model'}; boosted trees max_iter {info['max_iter']}"
+        notes.append(f"{trees}; one fit serves churn_model and risk_model")
     if "matches_snapshot" in info:
         notes.append("matches snapshot" if info["matches_snapshot"] else "**differs from snapshot**")
     if "matches_duckdb" in info:

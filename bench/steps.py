@@ -117,8 +117,11 @@ def train_models(context: StepContext, clock: Clock) -> dict[str, Any]:
     models_dir = _require(context.models_dir, "models_dir", "train_models")
     with clock.measure("train_models"):
         written = training.train_all(params, context.warehouse, models_dir, context.metrics_dir)
+    churn = written["churn_model"]
     return {
         "max_iter": params["churn_model"]["params"]["max_iter"],
+        "candidate": churn.get("candidate"),
+        "boosting_rounds": churn.get("boosting_rounds"),
         "versions": {name: metadata.get("version") for name, metadata in written.items()},
     }
 

@@ -69,6 +69,7 @@ def bench_run(tmp_path_factory) -> dict:
         "results": json.loads(json_path.read_text()),
         "markdown": json_path.with_suffix(".md").read_text(),
         "stdout": done.stdout,
+        "cache": folder / "cache",
     }
 
 
@@ -141,6 +142,17 @@ def test_the_references_were_checked_against_the_snapshot(bench_run):
     references = bench_run["results"]["reference"]
     assert references["floor_single_query"]["info"]["matches_snapshot"] is True
     assert references["pandas_groupby"]["info"]["matches_snapshot"] is True
+
+
+def test_the_training_note_names_the_registered_model_and_its_rounds(bench_run):
+    (metadata_file,) = bench_run["cache"].glob("*/models/churn_model_metadata.json")
+    registered = json.loads(metadata_file.read_text())
+    info = bench_run["results"]["steps"]["train_models"]["info"]
+    assert (info["candidate"], info["boosting_rounds"]) == (registered["candidate"], registered.get("boosting_rounds"))
+    (row,) = [line for line in bench_run["markdown"].splitlines() if line.startswith("| train_models |")]
+    assert f"registered {registered['candidate']}" in row
+    if registered.get("boosting_rounds"):
+        assert f"{registered['boosting_rounds']} rounds, stopped on held-out customers (max_iter 10)" in row
 
 
 def test_the_markdown_table_lists_every_step(bench_run):
