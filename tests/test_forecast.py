@@ -238,3 +238,16 @@ def test_customer_ltv_sums_a_constant_hazard_curve():
     assert value["ltv"] == pytest.approx(200 * expected)
     with pytest.raises(ValueError, match="lack survival_3m, survival_6m, survival_12m"):
         ltv.customer_ltv(scores[["customer_id", "mrr"]])
+
+
+def test_sbg_ltv_of_the_latest_cohorts_equals_those_rows_of_every_cohort(simulated):
+    con, _ = simulated
+    every = ltv.sbg_ltv(con, AS_OF, annual_discount=0.1)
+    fitted = every[every["cohort"].notna()]
+    assert len(fitted) > 3  # enough cohorts for the latest two to be a strict part
+    latest = ltv.sbg_ltv(con, AS_OF, annual_discount=0.1, cohorts=2)
+    expected = pd.concat([every[every["cohort"].isna()], fitted.sort_values("cohort").groupby("segment").tail(2)])
+    pd.testing.assert_frame_equal(latest, expected.sort_values(["segment", "cohort"], na_position="first")
+                                  .reset_index(drop=True))
+    with pytest.raises(ValueError, match="latest"):
+        ltv.sbg_ltv(con, AS_OF, cohorts=0)

@@ -86,6 +86,7 @@ def sbg_ltv(
     segment: str | None = None,
     annual_discount: float = ANNUAL_DISCOUNT,
     min_age: int = 6,
+    cohorts: int | None = None,
 ) -> pd.DataFrame:
     """LTV of a new customer from the sBG model: ARPA x expected lifetime, per cohort and per segment.
 
@@ -95,6 +96,8 @@ def sbg_ltv(
         segment: None / "" for all customers, else a segment name.
         annual_discount: yearly discount rate of future MRR.
         min_age: cohorts observed for fewer months are left out (their fit says little).
+        cohorts: fit only each segment's most recent ``cohorts`` cohorts that can be fitted
+            (None: every cohort; the segments' pooled rows are there either way).
 
     Returns:
         ``segment, cohort`` (NaT for the segment's pooled curve of all cohorts),
@@ -115,7 +118,7 @@ def sbg_ltv(
                      "customers": int(sizes.loc[value].sum()) if value in sizes.index.get_level_values(0) else 0,
                      "alpha": fit.alpha, "beta": fit.beta, "expected_lifetime": mean,
                      "discounted_lifetime": discounted})
-    for (value, cohort), fit in fit_cohorts(alive, min_age).items():
+    for (value, cohort), fit in fit_cohorts(alive, min_age, latest=cohorts).items():
         discounted, mean = _lifetimes(fit, discount)
         rows.append({"segment": value, "cohort": cohort, "customers": int(sizes.loc[(value, cohort)]),
                      "alpha": fit.alpha, "beta": fit.beta, "expected_lifetime": mean,

@@ -144,21 +144,32 @@ def fit_pooled(alive: pd.DataFrame, min_at_risk: int = 30, strict: bool = True) 
     return fits
 
 
-def fit_cohorts(alive: pd.DataFrame, min_age: int = 6,
-                min_customers: int = 10) -> dict[tuple[str, pd.Timestamp], SBGFit]:
+def fit_cohorts(alive: pd.DataFrame, min_age: int = 6, min_customers: int = 10,
+                latest: int | None = None) -> dict[tuple[str, pd.Timestamp], SBGFit]:
     """One sBG fit per (segment, cohort) with ``min_age`` observed months, ``min_customers`` and some loss.
 
     Smaller cohorts are left to the pooled curve: two parameters from a handful
     of customers land on the edge of the parameter space more often than not.
+
+    Args:
+        latest: fit only each segment's ``latest`` most recent cohorts that can be fitted
+            (None: every cohort); the fits are those of the full run.
     """
     int_in_range(min_age, "min_age", minimum=2)
     int_in_range(min_customers, "min_customers", minimum=1)
-    fits = {}
+    if latest is not None:
+        int_in_range(latest, "latest", minimum=1)
+    fits: dict[tuple[str, pd.Timestamp], SBGFit] = {}
     with one_blas_thread():
-        for (segment_value, cohort), group in alive.groupby(["segment", "cohort"], sort=True):
-            if int(group["cohort_customers"].iloc[0]) >= min_customers:
-                _fit_cohort(fits, segment_value, cohort, group, min_age)
-    return fits
+        for segment_value, cohorts in alive.groupby("segment", sort=True):
+            fitted = 0
+            # Newest first: a report showing the latest cohorts fits those only (each fit stands alone).
+            for cohort, group in sorted(cohorts.groupby("cohort"), key=lambda item: item[0], reverse=True):
+                if latest is not None and fitted == latest:
+                    break
+                if int(group["cohort_customers"].iloc[0]) >= min_customers:
+                    fitted += _fit_cohort(fits, segment_value, cohort, group, min_age)
+    return dict(sorted(fits.items()))
 
 
 def one_blas_thread():
@@ -166,17 +177,22 @@ def one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _fit_cohort(fits: dict, segment_value: str, cohort: pd.Timestamp, group: pd.DataFrame, min_age: int) -> None:
-    """Add the cohort's fit to ``fits`` when it has enough months, some loss and a usable information matrix."""
+def _fit_cohort(fits: dict, segment_value: str, cohort: pd.Timestamp, group: pd.DataFrame, min_age: int) -> bool:
+    """Add the cohort's fit to ``fits`` when it has enough months, some loss and a usable information matrix.
+
+    Returns:
+        Whether it was added.
+    """
     counts = group.sort_values("age")["alive"].to_numpy()
     if len(counts) <= min_age or counts[0] <= 0 or counts[-1] == counts[0]:
-        return
+        return False
     try:
         fit = fit_sbg(counts)
         fit.parameter_draws(2)  # refuses a fit on the edge of the parameter space
     except ValueError:
-        return  # a cohort sBG cannot pin down falls back to the pooled curve
+        return False  # a cohort sBG cannot pin down falls back to the pooled curve
     fits[(segment_value, cohort)] = fit
+    return True
 
 
 # Beyond this α or β the fit has no heterogeneity left to measure: churn is geometric.
