@@ -16,7 +16,7 @@ import pytest
 from scipy import special
 
 from helpers import warehouse
-from helpers.analytics import forecast, ltv, projection
+from helpers.analytics import forecast, ltv, projection, revenue
 from helpers.dates import add_months
 
 ALPHA, BETA = 2.0, 12.0
@@ -251,3 +251,19 @@ def test_sbg_ltv_of_the_latest_cohorts_equals_those_rows_of_every_cohort(simulat
                                   .reset_index(drop=True))
     with pytest.raises(ValueError, match="latest"):
         ltv.sbg_ltv(con, AS_OF, cohorts=0)
+
+
+def test_todays_forecast_and_the_backtest_from_one_read_equal_the_two_calls(small_synthetic_warehouse):
+    origins = ["2024-07-01", "2025-01-01"]
+    with warehouse.get_connection(path=small_synthetic_warehouse) as con:
+        today, past = forecast.forecast_with_backtest(con, "2026-01-01", origins, horizon=6, draws=300)
+        alone = forecast.forecast_mrr(con, "2026-01-01", horizon=6, draws=300)
+        backtest = forecast.backtest_forecast(con, origins, realized_before="2026-01-01", horizon=6, draws=300)
+        # Realized MRR from the plan strata summed equals the unsegmented roll-forward, month by month.
+        movements = revenue.mrr_movements(con, end=dt.date(2025, 12, 1))
+    pd.testing.assert_frame_equal(today, alone)
+    pd.testing.assert_frame_equal(past, backtest)
+    ending = movements.assign(month=pd.to_datetime(movements["month"])).set_index("month")["ending_mrr"]
+    for month, realized in past.groupby("month")["realized"].first().items():
+        assert realized == float(ending.loc[month]), month
+    assert len(past) == 2 * 6

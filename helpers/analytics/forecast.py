@@ -42,6 +42,8 @@ from helpers.dates import DateLike, add_months, to_date
 from helpers.warehouse.engine import Connection
 
 FORECAST_COLUMNS = ["month", "horizon", "existing", "new_business", "forecast", "lower", "upper"]
+BACKTEST_COLUMNS = ["as_of", "month", "horizon", "forecast", "lower", "upper", "realized", "error",
+                    "relative_error", "covered"]
 
 
 def existing_mrr_by_age(con: Connection, as_of: DateLike, segment: str | None = None) -> pd.DataFrame:
@@ -318,6 +320,35 @@ def backtest_forecast(
         realized), ``relative_error`` (error / realized) and ``covered`` (realized in the
         interval), one row per forecast month already realized.
     """
+    return forecast_with_backtest(con, realized_before, as_ofs, horizon, forecast_today=False,
+                                  **forecast_options)[1]
+
+
+def forecast_with_backtest(
+    con: Connection,
+    as_of: DateLike,
+    origins: list[DateLike],
+    horizon: int = 12,
+    forecast_today: bool = True,
+    **forecast_options: Any,
+) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """``forecast_mrr`` at ``as_of`` and ``backtest_forecast`` of ``origins`` realized before it, from one read.
+
+    The forecast, the past forecasts and the realized MRR all come from the tables
+    read once for the months up to the one before ``as_of`` (a report shows both).
+
+    Args:
+        con: an open warehouse connection or SparkSession.
+        as_of: today's forecast date; months before it count as realized.
+        origins: the dates of the past forecasts.
+        horizon: months ahead of each forecast.
+        forecast_today: False for the backtest alone (the first result is then None).
+        forecast_options: ``forecast_mrr``'s (scenario, level, trend_months, draws, seed,
+            survival_by), with its defaults; unsegmented.
+
+    Returns:
+        ``(forecast_mrr(con, as_of, ...), backtest_forecast(con, origins, as_of, ...))``.
+    """
     # forecast_mrr's own defaults: one place says what a forecast is made with.
     bound = inspect.signature(forecast_mrr).bind(con, None, horizon, **forecast_options)
     bound.apply_defaults()
@@ -327,32 +358,37 @@ def backtest_forecast(
     scenario, level, trend_months = options["scenario"], options["level"], options["trend_months"]
     draws, seed, survival_by = options["draws"], options["seed"], options["survival_by"]
     _check_options(horizon, scenario, level, trend_months, draws)
-    columns = ["as_of", "month", "horizon", "forecast", "lower", "upper", "realized", "error",
-               "relative_error", "covered"]
-    dates = [to_date(as_of, "as_of") for as_of in as_ofs]
-    if not dates:
-        return pd.DataFrame(columns=columns)
-    last_realized = last_observed_month(realized_before)
-    actual = mrr_movements(con, end=last_realized)[["month", "ending_mrr"]]
-    actual = actual.assign(realized=actual["ending_mrr"].astype(float)).drop(columns="ending_mrr")
+    today = to_date(as_of, "as_of")
+    dates = [to_date(origin, "as_of") for origin in origins]
+    last_realized = last_observed_month(today)
     lasts = [last_observed_month(day) for day in dates]
-    history = _History.read(con, min(lasts), max(lasts), check_segment(survival_by), trend_months)
+    if not dates and not forecast_today:
+        return None, pd.DataFrame(columns=BACKTEST_COLUMNS)
+    history = _History.read(con, min(lasts + [last_realized]), max(lasts + [last_realized]),
+                            check_segment(survival_by), trend_months)
+    forecast = (_forecast(history.up_to(last_realized), today, horizon, None, scenario, level, trend_months,
+                          draws, seed) if forecast_today else None)
+    # Realized MRR of each month: the strata's ending MRR summed (exact decimals).
+    realized = history.movements.groupby("month", as_index=False)["ending_mrr"].sum()
+    realized = realized[pd.to_datetime(realized["month"]) <= pd.Timestamp(last_realized)]
+    actual = pd.DataFrame({"month": pd.to_datetime(realized["month"]),
+                           "realized": realized["ending_mrr"].astype(float)})
     rows = []
-    for as_of, last in zip(dates, lasts):
+    for origin, last in zip(dates, lasts):
         try:
-            forecast = _forecast(history.up_to(last), as_of, horizon, None, scenario, level, trend_months,
-                                 draws, seed)
+            past = _forecast(history.up_to(last), origin, horizon, None, scenario, level, trend_months,
+                             draws, seed)
         except ValueError:  # too little history before this origin: no forecast was possible then
             continue
-        forecast.insert(0, "as_of", pd.Timestamp(as_of))
-        rows.append(forecast.merge(actual, on="month", how="inner"))
+        past.insert(0, "as_of", pd.Timestamp(origin))
+        rows.append(past.merge(actual, on="month", how="inner"))
     if not rows:
-        return pd.DataFrame(columns=columns)
+        return forecast, pd.DataFrame(columns=BACKTEST_COLUMNS)
     frame = pd.concat(rows, ignore_index=True)
     frame["error"] = frame["forecast"] - frame["realized"]
     frame["relative_error"] = frame["error"] / frame["realized"]
     frame["covered"] = (frame["lower"] <= frame["realized"]) & (frame["realized"] <= frame["upper"])
-    return frame[columns]
+    return forecast, frame[BACKTEST_COLUMNS]
 
 
 def backtest_errors(backtest: pd.DataFrame) -> pd.DataFrame:
