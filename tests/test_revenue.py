@@ -457,3 +457,20 @@ def test_roll_forward_identity_on_synthetic_data(tmp_path):
     # Ratios stay within their ranges where defined.
     assert ((metrics["logo_churn_rate"].dropna() >= 0) & (metrics["logo_churn_rate"].dropna() <= 1)).all()
     assert (metrics["grr"].dropna() <= 1 + 1e-12).all()
+
+
+def test_paying_by_age_counts_each_paying_customer_at_its_months_since_the_cohort(small_synthetic_warehouse):
+    with warehouse.get_connection(path=small_synthetic_warehouse) as con:
+        got = revenue.paying_by_age(con, start="2024-06-01", end="2024-09-30", segment="current_plan")
+        rows = revenue.customer_movements(con, start="2024-06-01", end="2024-09-30", segment="current_plan")
+    # The same from the per-customer rows, by a plain loop.
+    expected = defaultdict(lambda: [Decimal(0), 0])
+    for row in rows.itertuples():
+        if row.mrr > 0:
+            month, cohort = row.month, row.cohort_month
+            age = (month.year - cohort.year) * 12 + month.month - cohort.month
+            expected[(row.segment, month, age)][0] += row.mrr
+            expected[(row.segment, month, age)][1] += 1
+    assert list(got.columns) == ["segment", "month", "age", "mrr", "customers"]
+    assert {(r.segment, r.month, r.age): [r.mrr, r.customers] for r in got.itertuples()} == dict(expected)
+    assert got["month"].nunique() == 4 and got["segment"].nunique() > 1

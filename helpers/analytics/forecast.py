@@ -35,7 +35,7 @@ from helpers.analytics.projection import (
     months_between,
     parameter_draws,
 )
-from helpers.analytics.revenue import customer_movements, mrr_movements
+from helpers.analytics.revenue import mrr_movements, paying_by_age
 from helpers.analytics.segments import ALL_CUSTOMERS, check_segment, with_segment_column
 from helpers.checks import int_in_range
 from helpers.dates import DateLike, add_months, to_date
@@ -62,16 +62,16 @@ def new_business_history(con: Connection, as_of: DateLike, segment: str | None =
 
 
 def _paying_customers(con: Connection, first: dt.date, last: dt.date, name: str | None) -> pd.DataFrame:
-    """``customer_movements`` of months first..last with a ``segment`` column, paying customers only."""
-    frame = with_segment_column(customer_movements(con, start=first, end=last, segment=name), name)
-    return frame[frame["mrr"] > 0]
+    """``paying_by_age`` of months first..last with a ``segment`` column."""
+    return with_segment_column(paying_by_age(con, start=first, end=last, segment=name), name)
 
 
 def _by_age(paying: pd.DataFrame, last: dt.date) -> pd.DataFrame:
     """MRR and customers of month ``last`` by segment and age (months since the cohort month)."""
     frame = paying[paying["month"] == pd.Timestamp(last)]
-    frame = frame.assign(age=months_between(frame["cohort_month"], last), mrr=frame["mrr"].astype(float))
-    return frame.groupby(["segment", "age"], as_index=False).agg(mrr=("mrr", "sum"), customers=("mrr", "size"))
+    return pd.DataFrame({"segment": frame["segment"].to_numpy(), "age": frame["age"].to_numpy(dtype=int),
+                         "mrr": frame["mrr"].astype(float).to_numpy(),
+                         "customers": frame["customers"].to_numpy(dtype=int)})
 
 
 def _new_business(movements: pd.DataFrame) -> pd.DataFrame:

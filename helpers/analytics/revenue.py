@@ -127,6 +127,25 @@ def customer_movements(
     return segmented(fetch_frame(con, sql, month_bounds(start, end)), name)
 
 
+def paying_by_age(
+    con: Connection, start: DateLike | None = None, end: DateLike | None = None, segment: str | None = None
+) -> pd.DataFrame:
+    """MRR and paying customers of each month by age: whole months since the customers' cohort month.
+
+    Args:
+        con: an open warehouse connection, or a SparkSession (see ``helpers.warehouse.engine``).
+        start, end: first and last month (any day of it; None = the whole history).
+        segment: None / "" for all customers, else a name from ``segments.segment_names()``.
+
+    Returns:
+        ``month, age, mrr`` (Decimal), ``customers``, with ``segment`` first when segmented;
+        customers paying (MRR > 0) only.
+    """
+    name = check_segment(segment)
+    sql = load_sql("mrr_paying_by_age", customer_movements=_customer_movements_sql(name))
+    return segmented(fetch_frame(con, sql, month_bounds(start, end)), name)
+
+
 def mrr_movements(
     con: Connection, start: DateLike | None = None, end: DateLike | None = None, segment: str | None = None
 ) -> pd.DataFrame:
