@@ -41,7 +41,7 @@ def _note(entry: dict[str, Any]) -> str:
         notes.append(f"{info['problems']} problem(s)")
     if "max_iter" in info:
         if info.get("boosting_rounds"):
-            trees = (f"registered {info.get('candidate')}: {info['boosting_rounds']} rounds, stopped on "
+            trees = (f"registered {info.get('candidate') or 'model'}: {info['boosting_rounds']} rounds, stopped on "
                      f"held-out customers (max_iter {info['max_iter']})")
         else:
             trees = f"registered {info.get('candidate') or 'model'}; boosted trees max_iter {info['max_iter']}"

@@ -201,3 +201,14 @@ def test_days_to_churn_matches_a_plain_loop_over_many_customers():
     np.testing.assert_array_equal(got, np.array(expected, dtype=float))
     assert got[0] == 0 and np.isnan(got).sum() > 50 and np.isfinite(got).sum() > 200
     assert attach_outcomes(snapshots, churns.iloc[:0])["days_to_churn"].isna().all()
+
+
+def test_days_to_churn_refuses_missing_dates_and_ids_of_different_kinds():
+    snapshots = pd.DataFrame({"customer_id": ["A", "B"], "as_of": [dt.date(2024, 1, 1), dt.date(2024, 1, 1)]})
+    events = pd.DataFrame({"customer_id": ["A"], "churn_date": pd.to_datetime(["2024-02-01"])})
+    with pytest.raises(ValueError, match="churn_date is missing in 1 row"):
+        attach_outcomes(snapshots, events.assign(churn_date=pd.NaT))
+    with pytest.raises(ValueError, match="as_of is missing in 1 row"):
+        attach_outcomes(snapshots.assign(as_of=[dt.date(2024, 1, 1), None]), events)
+    with pytest.raises(ValueError, match="same kind of id"):
+        attach_outcomes(snapshots.assign(customer_id=[1, 2]), events)

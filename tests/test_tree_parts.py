@@ -164,3 +164,25 @@ def test_one_month_per_row_and_mixed_months_equal_the_full_prediction():
         raw = tree_parts.raw_over_periods(model.pipeline_, first, row, period_values(snapshots, row, ahead))
         expected = model.pipeline_.decision_function(expand(snapshots, months)[list(HAZARD_FEATURES)])
         assert raw == pytest.approx(expected, abs=1e-12)
+
+
+def test_missing_period_values_follow_the_trees_missing_value_branches():
+    model = fitted()
+    snapshots = person_months(40, seed=20, tiers=("starter", "growth", "enterprise"))
+    first = snapshots[list(HAZARD_FEATURES)]
+    for months in (12, 1):  # per cell, and per output row
+        row, ahead = ragged_index(np.full(len(snapshots), months))
+        periods = period_values(snapshots, row, ahead)
+        periods["months_ahead"] = np.where(np.arange(len(row)) % 5 == 0, np.nan, periods["months_ahead"])
+        raw = tree_parts.raw_over_periods(model.pipeline_, first, row, periods)
+        expanded = first.iloc[row].reset_index(drop=True).assign(**periods)
+        assert raw == pytest.approx(model.pipeline_.decision_function(expanded), abs=1e-12), months
+    # A missing value is a cell of its own in every tree that splits on the column.
+    forest = tree_parts._Forest(model.pipeline_)
+    blocks = tree_parts.input_columns(forest.preprocessor)
+    columns = [int(blocks[name][0]) for name in ("months_ahead", "renewal_in_period")]
+    combos = np.array([[np.nan, 1.0]] + [[month, 1.0] for month in range(1, 13)])
+    for tree, splits in enumerate(forest.splits):
+        if columns[0] in splits:
+            cells = forest.period_cells(tree, columns, combos)
+            assert cells[0] not in cells[1:], tree

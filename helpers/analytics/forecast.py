@@ -335,7 +335,8 @@ def forecast_with_backtest(
     """``forecast_mrr`` at ``as_of`` and ``backtest_forecast`` of ``origins`` realized before it, from one read.
 
     The forecast, the past forecasts and the realized MRR all come from the tables
-    read once for the months up to the one before ``as_of`` (a report shows both).
+    read once, for the months from the earliest origin's to the latest of the one
+    before ``as_of`` and the origins' (a report shows both).
 
     Args:
         con: an open warehouse connection or SparkSession.
@@ -358,12 +359,12 @@ def forecast_with_backtest(
     scenario, level, trend_months = options["scenario"], options["level"], options["trend_months"]
     draws, seed, survival_by = options["draws"], options["seed"], options["survival_by"]
     _check_options(horizon, scenario, level, trend_months, draws)
-    today = to_date(as_of, "as_of")
     dates = [to_date(origin, "as_of") for origin in origins]
-    last_realized = last_observed_month(today)
-    lasts = [last_observed_month(day) for day in dates]
     if not dates and not forecast_today:
         return None, pd.DataFrame(columns=BACKTEST_COLUMNS)
+    today = to_date(as_of, "as_of")
+    last_realized = last_observed_month(today)
+    lasts = [last_observed_month(day) for day in dates]
     history = _History.read(con, min(lasts + [last_realized]), max(lasts + [last_realized]),
                             check_segment(survival_by), trend_months)
     forecast = (_forecast(history.up_to(last_realized), today, horizon, None, scenario, level, trend_months,

@@ -20,6 +20,7 @@ value, from the same single query; segments add up to the unsegmented result.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -82,6 +83,17 @@ def _movements_sql(segment: str | None = None) -> str:
     )
 
 
+def _monthly(con: Connection, start: DateLike | None, end: DateLike | None, segment: str | None,
+             sql_for: Callable[[str | None], str]) -> pd.DataFrame:
+    """Run a monthly query between ``start`` and ``end``, segmented or not: how every function here runs its SQL.
+
+    Args:
+        sql_for: the query text for the checked segment name (None: all customers).
+    """
+    name = check_segment(segment)
+    return segmented(fetch_frame(con, sql_for(name), month_bounds(start, end)), name)
+
+
 def segmented(frame: pd.DataFrame, segment: str | None) -> pd.DataFrame:
     """The query's rows with ``segment`` first when one was asked for, without the column otherwise."""
     if segment is None:
@@ -102,9 +114,8 @@ def mrr_by_customer_month(
     Returns:
         ``month, customer_id, mrr`` (Decimal), sorted by month and customer.
     """
-    name = check_segment(segment)
-    sql = load_sql("mrr_by_customer_month", customer_months=customer_months_sql(name))
-    return segmented(fetch_frame(con, sql, month_bounds(start, end)), name)
+    return _monthly(con, start, end, segment,
+                    lambda name: load_sql("mrr_by_customer_month", customer_months=customer_months_sql(name)))
 
 
 def customer_movements(
@@ -122,9 +133,8 @@ def customer_movements(
         ``month, customer_id, cohort_month, movement, previous_mrr, mrr, amount``;
         movement is one of MOVEMENTS or ``unchanged``; amount = mrr - previous_mrr.
     """
-    name = check_segment(segment)
-    sql = load_sql("mrr_movements_by_customer", customer_movements=_customer_movements_sql(name))
-    return segmented(fetch_frame(con, sql, month_bounds(start, end)), name)
+    return _monthly(con, start, end, segment, lambda name: load_sql(
+        "mrr_movements_by_customer", customer_movements=_customer_movements_sql(name)))
 
 
 def paying_by_age(
@@ -141,9 +151,8 @@ def paying_by_age(
         ``month, age, mrr`` (Decimal), ``customers``, with ``segment`` first when segmented;
         customers paying (MRR > 0) only.
     """
-    name = check_segment(segment)
-    sql = load_sql("mrr_paying_by_age", customer_movements=_customer_movements_sql(name))
-    return segmented(fetch_frame(con, sql, month_bounds(start, end)), name)
+    return _monthly(con, start, end, segment, lambda name: load_sql(
+        "mrr_paying_by_age", customer_movements=_customer_movements_sql(name)))
 
 
 def mrr_movements(
@@ -167,8 +176,7 @@ def mrr_movements(
         active_customers, new_customers, reactivated_customers, expanded_customers,
         contracted_customers, churned_customers``.
     """
-    name = check_segment(segment)
-    return segmented(fetch_frame(con, _movements_sql(name), month_bounds(start, end)), name)
+    return _monthly(con, start, end, segment, _movements_sql)
 
 
 def retention_metrics(
@@ -187,6 +195,5 @@ def retention_metrics(
         ratios, where the month 12 months earlier precedes the data) and ``arpa``
         (Decimal rounded to cents, None without active customers).
     """
-    name = check_segment(segment)
-    sql = load_sql("retention_metrics", movements=_movements_sql(name), customer_months=customer_months_sql(name))
-    return segmented(fetch_frame(con, sql, month_bounds(start, end)), name)
+    return _monthly(con, start, end, segment, lambda name: load_sql(
+        "retention_metrics", movements=_movements_sql(name), customer_months=customer_months_sql(name)))

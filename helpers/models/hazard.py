@@ -159,7 +159,7 @@ class BoostedHazard:
         return _predict_in_blocks(self.pipeline_, rows)
 
     def hazards_over_months(self, frame: pd.DataFrame, months: np.ndarray) -> np.ndarray:
-        """``hazards_over_months`` encoding each snapshot row once; trees without period splits run once per row."""
+        """``hazards_over_months`` encoding each snapshot row once; trees run once per branch of the months."""
         if tree_parts.supported(self.pipeline_):
             row, ahead = ragged_index(months)
             # Any value of the period columns: raw_over_periods sets them per month.

@@ -42,7 +42,21 @@ def attach_outcomes(snapshots: pd.DataFrame, churn_events: pd.DataFrame) -> pd.D
     Args:
         snapshots: stacked snapshots with ``customer_id`` and ``as_of`` (dates).
         churn_events: helpers.analytics.features.churn_events output.
+
+    Returns:
+        A new frame sharing the snapshots' columns (not copies) plus ``days_to_churn``.
+
+    Raises:
+        ValueError: a missing as_of or churn date, or customer ids of different kinds.
     """
+    for frame, column in ((snapshots, "as_of"), (churn_events, "churn_date")):
+        missing = int(pd.isna(frame[column]).sum())
+        if missing:
+            raise ValueError(f"{column} is missing in {missing} row(s): every row needs a date")
+    kinds = {snapshots["customer_id"].dtype.kind, churn_events["customer_id"].dtype.kind}
+    if len(churn_events) and len(kinds) > 1:
+        raise ValueError(f"customer_id is of dtype {snapshots['customer_id'].dtype} in the snapshots and "
+                         f"{churn_events['customer_id'].dtype} in the churn events: give both the same kind of id")
     # One integer key per (customer, day), customers coded together: the first churn on or after
     # a row is a binary search in the sorted churn keys (a merge by string ids took 4.5 s at a
     # million rows).

@@ -33,6 +33,7 @@ try:  # scikit-learn's own thread count for its tree predictors (private; absent
 except ImportError:  # pragma: no cover - depends on the installed scikit-learn
     _openmp_effective_n_threads = None
 
+
 def supported(pipeline: Any) -> bool:
     """Whether ``pipeline`` is a dense ColumnTransformer then a binary HistGradientBoostingClassifier this module reads."""
     steps = getattr(pipeline, "steps", None)
@@ -136,6 +137,9 @@ def raw_with_each_moved(
         row: for each output row, its row of ``rows`` (None: one output row per row).
         periods: column name (passed through unchanged) to its value in each output row.
 
+    Memory grows with (outputs x moves) and, with moves, (trees x cells x distinct rows):
+    callers pass blocks (``time_to_churn`` uses 20,000 to 50,000 snapshot rows).
+
     Returns:
         ``raw`` of shape (outputs,) and ``moved`` of shape (outputs, len(moves)).
     """
@@ -155,26 +159,26 @@ def raw_with_each_moved(
     period_columns = [int(blocks[name][0]) for name in periods]
     values = np.column_stack([np.asarray(periods[name], dtype=float) for name in periods] or
                              [np.zeros(len(row))])
-    if np.isnan(values).any():
-        raise ValueError("period values must not be missing")
     combos, combo_of_row = _distinct_rows(values)
     combos = combos[:, :len(period_columns)]
-    # Each tree runs per cell on the distinct rows when that is no more than once per output row.
+    # Each tree runs per cell on the distinct rows when that is no more than once per output row;
+    # with more combinations than output rows per distinct row, every tree runs per output row.
+    per_combo = len(combos) * len(distinct) <= len(row)
     by_cell, by_row = {}, {}
     for tree in range(len(forest.trees)):
-        cells = forest.period_cells(tree, period_columns, combos)
-        if (cells.max() + 1) * len(distinct) <= len(row):
+        cells = forest.period_cells(tree, period_columns, combos) if per_combo else None
+        if per_combo and (cells.max() + 1) * len(distinct) <= len(row):
             members = [np.flatnonzero(cells == cell) for cell in range(cells.max() + 1)]
             by_cell[tree] = [(cell, combos[cell[0]]) for cell in members]
         else:
             by_row[tree] = [(np.zeros(1, dtype=int), None)]
     # Totals per combination of period values and distinct row, then per output row.
-    raw_by_combo = np.zeros((len(combos), len(distinct)))
-    change_by_combo = np.zeros((len(combos), len(distinct), len(moves)))
+    raw_by_combo = np.zeros((len(combos) if per_combo else 0, len(distinct)))
+    change_by_combo = np.zeros((len(combos) if per_combo else 0, len(distinct), len(moves)))
     forest.accumulate(distinct, by_cell, period_columns, differs, moved_input, moved_columns,
                       raw_by_combo, change_by_combo)
-    raw = forest.baseline + raw_by_combo[combo_of_row, row]
-    change = change_by_combo[combo_of_row, row]
+    raw = np.full(len(row), forest.baseline) + (raw_by_combo[combo_of_row, row] if per_combo else 0.0)
+    change = change_by_combo[combo_of_row, row] if per_combo else np.zeros((len(row), len(moves)))
     if by_row:
         expanded = distinct[row]
         expanded[:, period_columns] = combos[combo_of_row]
@@ -219,13 +223,6 @@ class _Forest:
         """The raw output of one tree on each row."""
         return self.trees[tree].predict(matrix, self.known_categories, self.feature_map, self.threads)
 
-    def total(self, matrix: np.ndarray, which: list[int]) -> np.ndarray:
-        """The summed raw output of trees ``which`` on each row (without the baseline)."""
-        result = np.zeros(len(matrix))
-        for tree in which:
-            result += self.predict(tree, matrix)
-        return result
-
     def period_cells(self, tree: int, columns: list[int], combos: np.ndarray) -> np.ndarray:
         """For each combination of values of ``columns``, its cell: combinations of a cell take the same branches.
 
@@ -235,8 +232,10 @@ class _Forest:
         nodes = self.trees[tree].nodes
         splitting = nodes["is_leaf"] == 0
         keys = np.column_stack([np.zeros(len(combos), dtype=np.int64)] + [
-            np.searchsorted(np.sort(nodes["num_threshold"][splitting & (nodes["feature_idx"] == column)]),
-                            combos[:, position], side="left")
+            # A missing value follows each node's own missing-value branch: a cell of its own.
+            np.where(np.isnan(combos[:, position]), -1, np.searchsorted(
+                np.sort(nodes["num_threshold"][splitting & (nodes["feature_idx"] == column)]),
+                combos[:, position], side="left"))
             for position, column in enumerate(columns)])
         return _distinct_rows(keys)[1]
 
