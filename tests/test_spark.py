@@ -145,6 +145,7 @@ def dbt_playbook(tmp_path_factory) -> Warehouse:
 CASES: dict[str, Callable[[object, Warehouse], pd.DataFrame]] = {
     "mrr_by_customer_month": lambda con, w: revenue.mrr_by_customer_month(con),
     "customer_movements": lambda con, w: revenue.customer_movements(con, w.start, w.end),
+    "paying_by_age_by_first_plan": lambda con, w: revenue.paying_by_age(con, w.start, w.end, "plan_at_first_payment"),
     "mrr_movements": lambda con, w: revenue.mrr_movements(con),
     "mrr_movements_between": lambda con, w: revenue.mrr_movements(con, w.start, w.end),
     "retention_metrics": lambda con, w: revenue.retention_metrics(con),
