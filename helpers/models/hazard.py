@@ -158,28 +158,36 @@ class BoostedHazard:
     def hazard(self, rows: pd.DataFrame) -> np.ndarray:
         return _predict_in_blocks(self.pipeline_, rows)
 
+    def _over_months(self, frame: pd.DataFrame, months: np.ndarray
+                     ) -> tuple[pd.DataFrame, np.ndarray, dict[str, np.ndarray]] | None:
+        """``tree_parts``' inputs for each snapshot row's months 1..months[row], or None when it cannot read the trees.
+
+        Returns:
+            The snapshot rows (any value in the period columns: tree_parts sets them per
+            month), each person-month's row, and its period values.
+        """
+        if not (tree_parts.supported(self.pipeline_)
+                and set(PERIOD_FEATURES) <= tree_parts.passthrough_columns(self.pipeline_.steps[0][1])):
+            return None
+        row, ahead = ragged_index(months)
+        first = frame[list(FEATURES)].assign(**{name: 1.0 for name in PERIOD_FEATURES})
+        return first[list(HAZARD_FEATURES)], row, period_values(frame, row, ahead)
+
     def hazards_over_months(self, frame: pd.DataFrame, months: np.ndarray) -> np.ndarray:
         """``hazards_over_months`` encoding each snapshot row once; trees run once per branch of the months."""
-        if tree_parts.supported(self.pipeline_):
-            row, ahead = ragged_index(months)
-            # Any value of the period columns: raw_over_periods sets them per month.
-            first = frame[list(FEATURES)].assign(**{name: 1.0 for name in PERIOD_FEATURES})
-            raw = tree_parts.raw_over_periods(self.pipeline_, first[list(HAZARD_FEATURES)], row,
-                                              period_values(frame, row, ahead))
-            if raw is not None:
-                return expit(raw)
-        return self.hazard(expand(frame, months))
+        parts = self._over_months(frame, months)
+        if parts is None:
+            return self.hazard(expand(frame, months))
+        return expit(tree_parts.raw_over_periods(self.pipeline_, *parts))
 
     def moved_hazards_over_months(self, frame: pd.DataFrame, months: int, moves: dict[str, Any],
                                   differs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``moved_hazards_over_months`` encoding each snapshot row once; trees run per branch of the months."""
-        if not (tree_parts.supported(self.pipeline_)
-                and set(PERIOD_FEATURES) <= tree_parts.passthrough_columns(self.pipeline_.steps[0][1])):
-            return moved_hazards(self, expand(frame, months), moves, np.repeat(differs, months, axis=0))
-        row, ahead = ragged_index(np.full(len(frame), months))
-        first = frame[list(FEATURES)].assign(**{name: 1.0 for name in PERIOD_FEATURES})
-        raw, moved = tree_parts.raw_with_each_moved(self.pipeline_, first[list(HAZARD_FEATURES)], moves, differs,
-                                                    row, period_values(frame, row, ahead))
+        parts = self._over_months(frame, np.full(len(frame), months))
+        if parts is None:
+            return _moved_hazards_expanded(self, frame, months, moves, differs)
+        rows, row, periods = parts
+        raw, moved = tree_parts.raw_with_each_moved(self.pipeline_, rows, moves, differs, row, periods)
         return expit(raw), expit(moved)
 
     def moved_hazards(self, rows: pd.DataFrame, moves: dict[str, Any], differs: np.ndarray
@@ -341,6 +349,12 @@ def moved_hazards_over_months(model: Any, frame: pd.DataFrame, months: int, move
     """
     if hasattr(model, "moved_hazards_over_months"):
         return model.moved_hazards_over_months(frame, months, moves, differs)
+    return _moved_hazards_expanded(model, frame, months, moves, differs)
+
+
+def _moved_hazards_expanded(model: Any, frame: pd.DataFrame, months: int, moves: dict[str, Any],
+                            differs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``moved_hazards_over_months`` on the expanded person-months (each snapshot row's flags repeated)."""
     return moved_hazards(model, expand(frame, months), moves, np.repeat(differs, months, axis=0))
 
 
