@@ -267,3 +267,17 @@ def test_todays_forecast_and_the_backtest_from_one_read_equal_the_two_calls(smal
     for month, realized in past.groupby("month")["realized"].first().items():
         assert realized == float(ending.loc[month]), month
     assert len(past) == 2 * 6
+
+
+def test_one_read_on_the_simulated_company_gives_the_forecast_and_what_was_billed(simulated):
+    """The same on the sBG simulator's company: today's forecast as alone, realized MRR as billed (a loop)."""
+    con, subscriptions = simulated
+    origins = [add_months(AS_OF, -months) for months in (6, 3)]
+    today, past = forecast.forecast_with_backtest(con, "2026-01-01", origins, survival_by="", draws=300)
+    pd.testing.assert_frame_equal(today, forecast.forecast_mrr(con, "2026-01-01", survival_by="", draws=300))
+    assert sorted(past["as_of"].unique()) == [pd.Timestamp(day) for day in origins]
+    for month, realized in past.groupby("month")["realized"].first().items():
+        day = month.date()
+        paying = subscriptions[(subscriptions["start_date"] <= day)
+                               & subscriptions["end_date"].map(lambda end, day=day: end is None or end > day)]
+        assert realized == pytest.approx(MRR * len(paying))
