@@ -215,6 +215,22 @@ def test_daily_activity_aggregates_in_sql(large):
     expected = frames["usage_events"].assign(day=frames["usage_events"]["timestamp"].dt.date).groupby(["day", "event_type"]).size()
     got = activity.assign(day=pd.to_datetime(activity["day"]).dt.date).set_index(["day", "event_type"])["events"]
     assert got.sort_index().tolist() == expected.sort_index().tolist()
+    customers = {}
+    for event in frames["usage_events"].itertuples():
+        customers.setdefault((event.timestamp.date(), event.event_type), set()).add(event.customer_id)
+    active = activity.assign(day=pd.to_datetime(activity["day"]).dt.date).set_index(["day", "event_type"])
+    assert active["active_customers"].to_dict() == {key: len(ids) for key, ids in customers.items()}
+    assert active["active_customers"].max() > 1  # several customers share a day and type
+
+
+def test_daily_activity_without_active_customers_leaves_only_that_column_out(large):
+    path, _ = large
+    repository = DuckDBUsageRepository(path)
+    full = repository.daily_activity("2024-01-01", "2024-03-31")
+    light = repository.daily_activity("2024-01-01", "2024-03-31", active_customers=False)
+    assert list(light.columns) == ["day", "event_type", "events", "mean_adoption_score"]
+    pd.testing.assert_frame_equal(light, full.drop(columns="active_customers"))
+    assert len(light) > 0
 
 
 # --- arguments are checked before any query runs ------------------------------
