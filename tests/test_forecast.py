@@ -240,6 +240,24 @@ def test_customer_ltv_sums_a_constant_hazard_curve():
         ltv.customer_ltv(scores[["customer_id", "mrr"]])
 
 
+def test_customer_survival_is_piecewise_constant_hazard_between_the_scored_months():
+    # Monthly hazards that change at 3 and 6 months, different per customer; the curve
+    # through S(3), S(6), S(12) is then exact, and past 12 months the last hazard goes on.
+    hazards = {"a": (0.02, 0.05, 0.10), "b": (0.30, 0.01, 0.04), "c": (0.0, 0.0, 0.5)}
+    def reference(h: tuple[float, float, float], t: int) -> float:
+        survival = 1.0
+        for month in range(1, t + 1):
+            survival *= 1 - (h[0] if month <= 3 else h[1] if month <= 6 else h[2])
+        return survival
+    scores = pd.DataFrame([{"customer_id": name, "mrr": 100.0, "survival_3m": reference(h, 3),
+                            "survival_6m": reference(h, 6), "survival_12m": reference(h, 12)}
+                           for name, h in hazards.items()])
+    curves = ltv.survival_from_scores(scores, months=30)
+    assert curves.shape == (3, 31)
+    for row, h in enumerate(hazards.values()):
+        np.testing.assert_allclose(curves[row], [reference(h, t) for t in range(31)], rtol=1e-12, err_msg=str(h))
+
+
 def test_sbg_ltv_of_the_latest_cohorts_equals_those_rows_of_every_cohort(simulated):
     con, _ = simulated
     every = ltv.sbg_ltv(con, AS_OF, annual_discount=0.1)
