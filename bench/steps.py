@@ -128,9 +128,9 @@ def train_models(context: StepContext, clock: Clock) -> dict[str, Any]:
 
 def _training_params(context: StepContext) -> dict[str, Any]:
     """params.yaml (or ``--train-params``) with ``--train-max-iter`` applied, as training used them."""
-    from helpers.models import training
+    from helpers import config
 
-    params = training.load_params(context.train_params)
+    params = config.load_params(context.train_params)
     # One time-to-churn fit serves both registry names: its boosted-trees settings live under churn_model.
     if context.train_max_iter is not None:
         params["churn_model"]["params"]["max_iter"] = context.train_max_iter

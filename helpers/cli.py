@@ -341,7 +341,7 @@ def _run(args: argparse.Namespace) -> int:
         training, _ = _modelling()
         try:
             written = training.train_all(
-                training.load_params(args.params), args.warehouse, args.models_dir, args.metrics_dir
+                config.load_params(args.params), args.warehouse, args.models_dir, args.metrics_dir
             )
         except (ValueError, warehouse.WarehouseError) as error:
             if not args.when_possible:
@@ -367,7 +367,7 @@ def _run(args: argparse.Namespace) -> int:
             if missing:
                 raise ValueError(f"no backtest: {missing}")
             table, paths, up_to_date = backtesting.write_backtest(
-                training.load_params(args.params), args.dates, args.warehouse, args.models_dir, args.metrics_dir,
+                config.load_params(args.params), args.dates, args.warehouse, args.models_dir, args.metrics_dir,
                 latest)
         except ValueError as error:
             if not args.when_possible:

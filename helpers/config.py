@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent
@@ -17,6 +20,7 @@ SQL_DIR = PACKAGE_DIR / "sql"
 DATA_DIR = PROJECT_ROOT / "data"
 RAW_DATA_DIR = DATA_DIR / "raw"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+PARAMS_FILE = PROJECT_ROOT / "params.yaml"
 # The variables that move the warehouse, models, reports and metrics away from the pipeline's declared paths.
 PATH_VARIABLES = ("WAREHOUSE_PATH", "MODELS_DIR", "REPORTS_DIR", "METRICS_DIR")
 
@@ -70,3 +74,10 @@ def parquet_dir(value: str | os.PathLike | None = None) -> str | None:
     if not text:
         return None
     return text if "://" in text else str(Path(text).expanduser().resolve())
+
+
+def load_params(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The pipeline parameters (``params.yaml`` at the project root by default)."""
+    target = Path(path) if path else PARAMS_FILE
+    with open(target, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import warehouse
+from helpers import config, warehouse
 
 from helpers.models import training
 
@@ -18,7 +18,7 @@ SETTINGS = {"n_customers": 800, "seed": 7, "events_per_customer": 60}
 
 def training_params() -> dict:
     """params.yaml with fewer boosting rounds, sized for the small warehouse."""
-    params = training.load_params()
+    params = config.load_params()
     params["churn_model"]["params"].update(max_iter=60, min_samples_leaf=20)
     return params
 

@@ -25,9 +25,8 @@ if str(PROJECT_ROOT) not in sys.path:  # bench/ is not an installed package; `py
 from bench import harness, reference, summary  # noqa: E402
 from bench.cli import build_parser  # noqa: E402
 from bench.harness import Benchmark, Settings  # noqa: E402
-from helpers import warehouse
+from helpers import config, warehouse
 from helpers.analytics import features
-from helpers.models import training  # noqa: E402
 
 SUITE_STEPS = ("generation", "warehouse_build", "validate", "snapshot", "stacked_snapshots", "mrr_movements",
                "retention_logo", "retention_revenue", "kaplan_meier_by_plan_tier", "train_models", "score_customers",
@@ -44,7 +43,7 @@ NUMBER_FIELDS = ("median_s", "min_s", "max_s", "peak_rss_mb")
 def bench_run(tmp_path_factory) -> dict:
     """``python -m bench`` at 300 customers / 20,000 events, one timed run, a stand-in report command."""
     folder = tmp_path_factory.mktemp("bench")
-    params = training.load_params()
+    params = config.load_params()
     params["churn_model"]["params"].update(max_iter=10, min_samples_leaf=5)
     # 300 customers time the harness, not a model: a baseline may win, and registering it is allowed here.
     params["churn_model"]["allow_baseline"] = True

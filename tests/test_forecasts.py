@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from conftest import subscription_frame
-from helpers import registry, warehouse
+from helpers import config, registry, warehouse
 from helpers.analytics.features import snapshot
 from helpers.models import scoring, training
 from helpers.models.time_to_churn import survival_at_days
@@ -43,7 +43,7 @@ def forecast(tmp_path_factory):
     folder = tmp_path_factory.mktemp("forecast")
     company = simulate_company(CUSTOMERS, 48, "2022-01-01", seed=3, data_end=CUT - dt.timedelta(days=1))
     ingest(**company.write(folder / "files"), warehouse_path=folder / "w.duckdb", data_end=company.data_end)
-    params = training.load_params()
+    params = config.load_params()
     params["churn_model"]["params"]["max_iter"] = 60  # fewer boosting rounds: the suite stays fast
     written = training.train_all(params, folder / "w.duckdb", folder / "models", folder / "metrics")
     churn = registry.load_model("churn_model", folder / "models")
@@ -104,7 +104,7 @@ def test_the_metadata_records_expected_against_realized_out_of_time(forecast):
 
 def train_on(tmp_path, company) -> dict:
     ingest(**company.write(tmp_path / "files"), warehouse_path=tmp_path / "w.duckdb", data_end=company.data_end)
-    params = training.load_params()
+    params = config.load_params()
     params["churn_model"]["candidates"] = ["logistic_regression", "base_rate", "recency_rule"]
     return training.train_all(params, tmp_path / "w.duckdb", tmp_path / "models", tmp_path / "metrics")
 
@@ -127,4 +127,4 @@ def test_data_without_any_churn_is_refused(tmp_path, make_warehouse):
     rows = [(f"s{i}", f"C{i}", "starter", f"2023-0{1 + i % 6}-01", None, 100) for i in range(40)]
     path = make_warehouse(subscription_frame(rows), data_end=dt.date(2025, 6, 30))
     with pytest.raises(ValueError, match="no churn in this data"):
-        training.train_all(training.load_params(), path, tmp_path / "models", tmp_path / "metrics")
+        training.train_all(config.load_params(), path, tmp_path / "models", tmp_path / "metrics")

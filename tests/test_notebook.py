@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import types
 from decimal import Decimal
 from pathlib import Path
@@ -331,3 +332,22 @@ def test_model_work_can_be_limited_to_one_openmp_thread():
 def test_weekly_event_counts_of_no_events_is_empty():
     empty = pd.DataFrame({"day": pd.to_datetime([]), "event_type": [], "events": []})
     assert nb.weekly_event_counts(empty).empty
+
+
+@pytest.mark.parametrize("notebook", ["01_warehouse_overview", "02_cohort_report"])
+def test_the_reports_that_read_no_model_import_no_scikit_learn(notebook):
+    """Their kernels import what they call and nothing more: scikit-learn and scipy.stats took 2 s of each start."""
+    import json
+    import subprocess
+    import sys
+
+    cells = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+    sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+    imports = [line for source in sources for line in source.splitlines() if line.startswith(("from ", "import "))]
+    used = sorted({f"{module}.{name}" for source in sources
+                   for module, name in re.findall(r"\b(nb|plots)\.(\w+)", source)})
+    assert len(used) > 5, used
+    code = "\n".join([*imports, *used, "import sys",
+                      "print(sorted(m for m in ('sklearn', 'scipy.stats') if m in sys.modules))"])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

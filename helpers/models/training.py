@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from helpers import config, files, registry, threads, warehouse
 from helpers.analytics.features import FEATURES, churn_events, stacked_snapshots
@@ -53,15 +52,7 @@ from helpers.models.selection import (
 )
 from helpers.models.time_to_churn import survival_at_days
 
-PARAMS_FILE = config.PROJECT_ROOT / "params.yaml"
 HEADLINE_KEYS = ("hazard_log_loss", "integrated_brier_score")
-
-
-def load_params(path: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The pipeline parameters (``params.yaml`` at the project root by default)."""
-    target = Path(path) if path else PARAMS_FILE
-    with open(target, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
 
 
 def _date_or_auto(value: Any, name: str) -> dt.date | None:

@@ -8,8 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers import warehouse
-from helpers.models import training
+from helpers import config, warehouse
 from helpers.models.backtest import origins
 from helpers.models.scoring import DEFAULT_RISK_TIERS
 from helpers.notebook.formatting import format_table
@@ -85,7 +84,7 @@ def chart_frame(results: pd.DataFrame, label: str = "90d") -> pd.DataFrame:
 def risk_tiers(params_path: str | os.PathLike | None = "") -> dict[str, float]:
     """The risk tier lower bounds from ``params.yaml`` (``scoring.risk_tiers``), else the scoring defaults."""
 
-    tiers = (training.load_params(params_path or None).get("scoring") or {}).get("risk_tiers")
+    tiers = (config.load_params(params_path or None).get("scoring") or {}).get("risk_tiers")
     return {str(name): float(bound) for name, bound in (tiers or DEFAULT_RISK_TIERS).items()}
 
 

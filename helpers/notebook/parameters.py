@@ -18,7 +18,6 @@ import yaml
 
 from helpers import checks, config
 from helpers.dates import DateLike, add_months, month_start, to_date
-from helpers.models import training
 
 
 def resolve_warehouse_path(value: str | os.PathLike | None = "") -> Path:
@@ -90,7 +89,7 @@ def load_training_params(
         ValueError: the overrides are not a mapping, or name a key the file does not have.
     """
 
-    params = training.load_params(params_path or None)
+    params = config.load_params(params_path or None)
     if isinstance(overrides, str):
         overrides = yaml.safe_load(overrides) if overrides.strip() else {}
     if overrides is None:

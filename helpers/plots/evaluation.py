@@ -1,4 +1,8 @@
-"""Model evaluation charts: ROC, precision-recall, reliability, gains, lift, survival calibration."""
+"""Model evaluation charts: ROC, precision-recall, reliability, gains, lift, survival calibration.
+
+scikit-learn's metrics are imported inside the two charts that use them: importing
+``helpers.plots`` then costs no scikit-learn (1.7 s), which reports without models skip.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from sklearn.metrics import (
-    average_precision_score,
-    precision_recall_curve,
-    roc_auc_score,
-    roc_curve,
-)
 
 from helpers.plots.style import (
     MODEL_COLORS,
@@ -38,6 +36,7 @@ def _labels_and_scores(predictions: pd.DataFrame, label: str, model: str) -> tup
 def roc_chart(predictions: pd.DataFrame, models: Sequence[str], label: str = "churned",
               title: str = "ROC curve: churn model against the baselines") -> Figure:
     """ROC curves of several score columns of one evaluation frame, AUC in the legend."""
+    from sklearn.metrics import roc_auc_score, roc_curve  # here: see the module docstring
 
     figure, axis = new_figure(7, 6.2)
     for index, model in enumerate(models):
@@ -56,6 +55,7 @@ def roc_chart(predictions: pd.DataFrame, models: Sequence[str], label: str = "ch
 def precision_recall_chart(predictions: pd.DataFrame, models: Sequence[str], label: str = "churned",
                            title: str = "Precision-recall curve: churn model against the baselines") -> Figure:
     """Precision against recall for several score columns, average precision in the legend."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
 
     figure, axis = new_figure(7, 6.2)
     base_rate = float(predictions[label].mean())
