@@ -116,6 +116,17 @@ def list_runs(reports_dir: Path | None = None) -> list[dict[str, Any]]:
     return sorted((run for run in runs if run.get("as_of")), key=lambda run: run["as_of"], reverse=True)
 
 
+def recorded_seconds(reports_dir: Path | None = None) -> dict[str, float]:
+    """Each report's run time in seconds, as its most recent run recorded it ({} before any run)."""
+    latest: dict[str, tuple[str, float]] = {}
+    for run in list_runs(reports_dir):
+        for name, entry in run["reports"].items():
+            seconds, generated = entry.get("seconds"), str(entry.get("generated_at", ""))
+            if isinstance(seconds, (int, float)) and (name not in latest or generated > latest[name][0]):
+                latest[name] = (generated, float(seconds))
+    return {name: seconds for name, (_, seconds) in latest.items()}
+
+
 def write_index(reports_dir: Path | None = None) -> Path:
     """Rewrite ``reports/index.html``: one row per report and date, with what it read and when it ran."""
     folder = Path(reports_dir) if reports_dir else config.reports_dir()

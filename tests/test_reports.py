@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import duckdb
@@ -14,7 +15,7 @@ import nbformat
 import pytest
 
 from helpers import reports
-from helpers.reports import ReportError, run_reports
+from helpers.reports import ReportError, _side_by_side, recorded_seconds, run_reports
 from sample_data import build_frames, valid_frames
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
@@ -54,6 +55,8 @@ def test_a_run_publishes_notebook_html_manifest_and_index(setup):
     with duckdb.connect(str(setup["warehouse_path"]), read_only=True) as con:
         recorded = con.execute("select content_hash from meta.build_info").fetchone()[0]
     assert entry["warehouse_content_hash"] == recorded
+    assert 0 < entry["seconds"] < 600
+    assert recorded_seconds(setup["reports_dir"]) == {"hello": entry["seconds"]}
     index = (setup["reports_dir"] / "index.html").read_text()
     assert "2024-07-01/hello_report.html" in index
 
@@ -95,6 +98,39 @@ def test_two_reports_run_side_by_side(setup, tmp_path, monkeypatch):
     for name in ("first_report", "second_report"):
         assert f"in {notebooks}" in (folder / f"{name}.ipynb").read_text()
     assert Path.cwd() == here and set(moves) <= {here}
+
+
+def test_reports_start_longest_first_by_their_recorded_seconds_and_are_listed_in_catalog_order():
+    plans = [(types.SimpleNamespace(name=name), {}) for name in ("overview", "cohort", "new", "ltv", "backtest")]
+    started = []
+
+    def run_one(spec, values):
+        started.append(spec.name)
+        return {"file": f"{spec.name}.html"}
+
+    recorded = {"overview": 14.3, "cohort": 17.3, "ltv": 33.0, "backtest": 7.8}
+    entries = _side_by_side(run_one, plans, at_once=1, seconds=recorded)
+    # Without a record a report may be long: it starts first; then the longest.
+    assert started == ["new", "ltv", "cohort", "overview", "backtest"]
+    assert list(entries) == ["overview", "cohort", "new", "ltv", "backtest"]
+    started.clear()
+    _side_by_side(run_one, plans, at_once=1)
+    assert started == ["overview", "cohort", "new", "ltv", "backtest"]
+
+
+def test_recorded_seconds_are_each_reports_latest(tmp_path):
+    def manifest(as_of, reports):
+        (tmp_path / as_of).mkdir()
+        (tmp_path / as_of / "run.json").write_text(json.dumps({"as_of": as_of, "reports": reports}))
+
+    manifest("2024-06-01", {"a": {"file": "a.html", "generated_at": "2024-07-02T10:00:00+00:00", "seconds": 5.0},
+                            "b": {"file": "b.html", "generated_at": "2024-07-02T10:00:00+00:00", "seconds": 9.0}})
+    # A later date run earlier, a report without seconds (an older run.json) and a string entry (the oldest form).
+    manifest("2024-07-01", {"a": {"file": "a.html", "generated_at": "2024-07-01T10:00:00+00:00", "seconds": 7.0},
+                            "b": {"file": "b.html", "generated_at": "2024-07-03T10:00:00+00:00"},
+                            "c": "c.html"})
+    assert recorded_seconds(tmp_path) == {"a": 5.0, "b": 9.0}
+    assert recorded_seconds(tmp_path / "absent") == {}
 
 
 def test_auto_as_of_is_the_day_after_the_last_complete_month(setup):
