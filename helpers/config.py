@@ -1,4 +1,4 @@
-"""Paths of the suite, anchored on the package location.
+"""Paths of the suite, anchored on the package location, and the pipeline parameters (params.yaml).
 
 Notebooks, papermill and nbval start kernels in different working
 directories; anchoring every path on this file makes that irrelevant.

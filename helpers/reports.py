@@ -25,7 +25,7 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -407,17 +407,33 @@ def _side_by_side(run_one: Callable[[ReportSpec, dict[str, Any]], dict[str, Any]
     the longest started last would run alone at the end (at 100,000 customers the
     LTV report, 33 s, came last in the catalog's order).
     """
-    seconds = seconds or {}
     workers = max(1, min(at_once, len(plans), threads.thread_count()))
-    # sorted() is stable: reports with equal records keep the catalog's order.
-    starts = sorted(range(len(plans)), key=lambda index: -seconds.get(plans[index][0].name, float("inf")))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {index: pool.submit(run_one, *plans[index]) for index in starts}
+        futures = {index: pool.submit(run_one, *plans[index])
+                   for index in start_order([spec.name for spec, _ in plans], seconds or {}, workers)}
         try:
-            return {spec.name: futures[index].result() for index, (spec, _) in enumerate(plans)}
+            # Every report, or the first to fail, whichever comes first: a failure stops the rest.
+            wait(futures.values(), return_when=FIRST_EXCEPTION)
         except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)  # the reports not started yet are not run
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
+        if any(future.done() and not future.cancelled() and future.exception() for future in futures.values()):
+            pool.shutdown(wait=True, cancel_futures=True)  # the reports not started yet are not run
+        # The first failure in catalog order is raised (result() raises it); reports never started are skipped.
+        return {spec.name: futures[index].result() for index, (spec, _) in enumerate(plans)
+                if not futures[index].cancelled()}
+
+
+def start_order(names: list[str], seconds: dict[str, float], workers: int) -> list[int]:
+    """Indexes of ``names`` in the order to start them: longest recorded first, unrecorded before all.
+
+    One at a time the order changes nothing but which report fails first, so the catalog's order stays.
+    """
+    order = list(range(len(names)))
+    if workers > 1:
+        # sorted() is stable: reports with equal records keep the catalog's order.
+        order.sort(key=lambda index: -seconds.get(names[index], float("inf")))
+    return order
 
 
 def _staging(reports_folder: Path, target: Path) -> Path:

@@ -351,3 +351,20 @@ def test_the_reports_that_read_no_model_import_no_scikit_learn(notebook):
                       "print(sorted(m for m in ('sklearn', 'scipy.stats') if m in sys.modules))"])
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_every_exported_name_resolves_to_its_modules_object_and_covers_what_the_notebooks_call():
+    import importlib
+    import json
+
+    for module, names in nb.EXPORTS.items():
+        for name in names:
+            assert getattr(nb, name) is getattr(importlib.import_module(module), name), (module, name)
+    assert sorted(nb.__all__) == sorted(name for names in nb.EXPORTS.values() for name in names)
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_table'"):
+        nb.no_such_table  # noqa: B018
+    called = set()
+    for notebook in (Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"):
+        for cell in json.loads(notebook.read_text())["cells"]:
+            called |= set(re.findall(r"\bnb\.(\w+)", "".join(cell["source"])))
+    assert len(called) > 30 and called <= set(nb.__all__), called - set(nb.__all__)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import nbformat
 import pytest
 
 from helpers import reports
-from helpers.reports import ReportError, _side_by_side, recorded_seconds, run_reports
+from helpers.reports import ReportError, _side_by_side, recorded_seconds, run_reports, start_order
 from sample_data import build_frames, valid_frames
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
@@ -100,22 +101,38 @@ def test_two_reports_run_side_by_side(setup, tmp_path, monkeypatch):
     assert Path.cwd() == here and set(moves) <= {here}
 
 
-def test_reports_start_longest_first_by_their_recorded_seconds_and_are_listed_in_catalog_order():
-    plans = [(types.SimpleNamespace(name=name), {}) for name in ("overview", "cohort", "new", "ltv", "backtest")]
+def test_reports_start_longest_first_by_their_recorded_seconds():
+    names = ["overview", "cohort", "new", "ltv", "backtest"]
+    recorded = {"overview": 14.3, "cohort": 17.3, "ltv": 33.0, "backtest": 7.8}
+    # Without a record a report may be long: it starts first; then the longest.
+    assert [names[i] for i in start_order(names, recorded, workers=2)] == ["new", "ltv", "cohort", "overview", "backtest"]
+    # One at a time nothing is gained: the catalog's order.
+    assert start_order(names, recorded, workers=1) == [0, 1, 2, 3, 4]
+    assert start_order(names, {}, workers=2) == [0, 1, 2, 3, 4]
+
+
+def test_a_failure_stops_the_reports_not_started_and_entries_keep_catalog_order(monkeypatch):
+    from helpers import threads
+
+    monkeypatch.setenv(threads.THREADS_VARIABLE, "2")
+    plans = [(types.SimpleNamespace(name=name), {}) for name in "abcde"]
     started = []
 
     def run_one(spec, values):
         started.append(spec.name)
+        if spec.name == "d":
+            raise ValueError("report d failed")
+        time.sleep(0.5)
         return {"file": f"{spec.name}.html"}
 
-    recorded = {"overview": 14.3, "cohort": 17.3, "ltv": 33.0, "backtest": 7.8}
-    entries = _side_by_side(run_one, plans, at_once=1, seconds=recorded)
-    # Without a record a report may be long: it starts first; then the longest.
-    assert started == ["new", "ltv", "cohort", "overview", "backtest"]
-    assert list(entries) == ["overview", "cohort", "new", "ltv", "backtest"]
+    recorded = {"d": 100.0, "c": 50.0, "a": 3.0, "b": 2.0, "e": 1.0}
+    with pytest.raises(ValueError, match="report d failed"):
+        _side_by_side(run_one, plans, at_once=2, seconds=recorded)
+    # d and c started together; at most the one report a freed worker took before the cancel ran.
+    assert started[:2] in (["d", "c"], ["c", "d"]) and len(started) <= 3, started
     started.clear()
-    _side_by_side(run_one, plans, at_once=1)
-    assert started == ["overview", "cohort", "new", "ltv", "backtest"]
+    entries = _side_by_side(lambda spec, values: {"file": spec.name}, plans, at_once=2, seconds=recorded)
+    assert list(entries) == list("abcde")
 
 
 def test_recorded_seconds_are_each_reports_latest(tmp_path):

@@ -201,7 +201,8 @@ def logrank_test(durations: ArrayLike, events: ArrayLike, groups: ArrayLike) -> 
     return LogRankResult(
         statistic=statistic,
         degrees_of_freedom=degrees,
-        p_value=float(special.chdtrc(degrees, statistic)),  # the chi-squared survival function
+        # The chi-squared survival function; a statistic rounded just below 0 is 0 (chdtrc gives NaN there).
+        p_value=float(special.chdtrc(degrees, max(statistic, 0.0))),
         summary=summary,
     )
 

@@ -16,10 +16,22 @@ scikit-learn). Each module holds one concern:
 - ``ltv_report``: tables of the LTV and forecast report (06): forecast, backtest errors, LTV three ways, projections.
 """
 
-from __future__ import annotations
+import importlib as _importlib
+from typing import TYPE_CHECKING
 
-import importlib
-from typing import Any
+if TYPE_CHECKING:  # what the layering check (import-linter) and type checkers read; at run time, see __getattr__
+    from helpers import threads  # noqa: F401
+    from helpers.notebook import (  # noqa: F401
+        backtest_report,
+        churn_report,
+        cohort_report,
+        context,
+        formatting,
+        ltv_report,
+        overview,
+        parameters,
+        training_report,
+    )
 
 # Module -> the names it gives ``nb``.
 EXPORTS: dict[str, tuple[str, ...]] = {
@@ -67,12 +79,12 @@ _MODULE_OF = {name: module for module, names in EXPORTS.items() for name in name
 __all__ = sorted(_MODULE_OF)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """``nb.<name>``: import its module the first time, then keep the value here."""
     module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -1,9 +1,9 @@
 """Load the SQL files shipped in ``helpers/sql`` and run them on DuckDB or Spark.
 
 Values always travel as bound parameters (``$name`` in the SQL). The only
-text substituted into SQL is identifiers (schema, table, column names) and
-vocabulary literals that come from this package's own declarations, never
-from user input. The queries are written for DuckDB; on a SparkSession the
+text substituted into SQL is identifiers (schema, table, column names),
+vocabulary literals and fixed fragments (a shared CTE, an optional aggregate)
+that come from this package's own code, never from user input. The queries are written for DuckDB; on a SparkSession the
 same text is translated by ``helpers.warehouse.spark`` (one source of truth per query).
 """
 
